@@ -1,0 +1,6 @@
+export * from './snapshot.js';
+export * from './names.js';
+export * from './registry.js';
+export * from './stream.js';
+export * from './violation.js';
+export * from './errors.js';

@@ -1,0 +1,154 @@
+// The snapshot is the only thing a proxy knows about the mesh. The control plane's translate
+// step produces it from resources and registered instances; the proxy's compile step turns it
+// into runtime structures. It is plain JSON so that it can be pushed, stored as a golden file
+// and diffed. Everything here is already resolved: short host names are FQDNs, weights are
+// normalised, subsets are turned into cluster names, defaults are filled in.
+
+/** Istio's StringMatch: exactly one of the three. */
+export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+/** One HTTPMatchRequest block. All present fields must match (AND); blocks are OR-ed. */
+export interface MatchBlock {
+  name?: string;
+  uri?: StringMatch;
+  /** Case-insensitive exact/prefix uri matching (never applies to regex). */
+  ignoreUriCase?: boolean;
+  method?: StringMatch;
+  authority?: StringMatch;
+  scheme?: StringMatch;
+  /** Lower-case header name -> match. `{ present: true }` is Istio's empty matcher. */
+  headers?: Record<string, StringMatch | { present: true }>;
+  withoutHeaders?: Record<string, StringMatch | { present: true }>;
+  queryParams?: Record<string, StringMatch | { present: true }>;
+  /** Only on listeners with this port. */
+  port?: number;
+}
+
+export interface HeaderOps {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface HeaderRules {
+  request?: HeaderOps;
+  response?: HeaderOps;
+}
+
+export interface WeightedDestination {
+  /** Cluster name, see clusterName(). May name a cluster absent from the snapshot (503 NC). */
+  cluster: string;
+  /** Relative weight, > 0. A route with one destination always has weight 1. */
+  weight: number;
+  /** The FQDN the destination names, kept for logs and explain output. */
+  host: string;
+  subset?: string;
+  port?: number;
+  headers?: HeaderRules;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  perTryTimeoutMs?: number;
+  /** Envoy retry_on conditions, e.g. connect-failure, refused-stream, 5xx, retriable-status-codes. */
+  retryOn: string[];
+  retriableStatusCodes: number[];
+}
+
+export interface RouteAction {
+  type: 'route';
+  destinations: WeightedDestination[];
+  timeoutMs?: number;
+  retries?: RetryPolicy;
+  rewrite?: { uri?: string; authority?: string };
+}
+
+export interface RedirectAction {
+  type: 'redirect';
+  uri?: string;
+  authority?: string;
+  scheme?: string;
+  port?: number;
+  code: number;
+}
+
+export interface DirectResponseAction {
+  type: 'direct';
+  status: number;
+  body?: string;
+}
+
+export interface Route {
+  /** Human-readable id: `<namespace>/<vs-name>#<http index>` or `default` for implicit routes. */
+  id: string;
+  name?: string;
+  /** Empty list = matches every request (Istio: no `match` is a catch-all). */
+  matches: MatchBlock[];
+  action: RouteAction | RedirectAction | DirectResponseAction;
+  headers?: HeaderRules;
+}
+
+/** A set of domains and the ordered routes that serve them (Envoy's virtual host). */
+export interface VirtualHost {
+  /** `<namespace>/<vs-name>` or `default|<fqdn>` for a service with no VirtualService. */
+  name: string;
+  /**
+   * Host header values that select this virtual host, lower case, without port. Includes the
+   * FQDN and the short forms (`user`, `user.default`, `user.default.svc`). A leading `*.`
+   * is a suffix wildcard; `*` alone matches everything.
+   */
+  domains: string[];
+  routes: Route[];
+}
+
+export type LbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'PASSTHROUGH';
+
+export interface Endpoint {
+  /** Instance id as registered. */
+  id: string;
+  address: string;
+  port: number;
+  labels: Record<string, string>;
+  /** False when the instance reported itself unhealthy (its app failed its probe). */
+  healthy: boolean;
+  /** Relative endpoint weight for weighted load balancing, default 1. */
+  weight: number;
+}
+
+export interface Cluster {
+  /** `outbound|<port>|<subset>|<fqdn>`, as Istio names clusters (port empty when unset). */
+  name: string;
+  service: string;
+  subset?: string;
+  lb: LbPolicy;
+  endpoints: Endpoint[];
+}
+
+export interface GatewayServer {
+  port: { number: number; name?: string; protocol: string };
+  /** Host patterns this server accepts, without namespace prefix, lower case. */
+  hosts: string[];
+}
+
+/** One Gateway resource, with the virtual hosts bound to it. */
+export interface GatewayConfig {
+  /** `<namespace>/<name>` */
+  name: string;
+  /** Gateway proxies whose labels include all of these serve this Gateway. */
+  selector: Record<string, string>;
+  servers: GatewayServer[];
+  virtualHosts: VirtualHost[];
+}
+
+export interface Snapshot {
+  /** Monotonic; the store revision the snapshot was translated from. */
+  version: number;
+  gateways: GatewayConfig[];
+  /** What every sidecar uses for outbound traffic (VirtualServices bound to `mesh`, defaults). */
+  mesh: { virtualHosts: VirtualHost[] };
+  clusters: Cluster[];
+}
+
+export function clusterName(fqdn: string, subset?: string, port?: number): string {
+  return `outbound|${port ?? ''}|${subset ?? ''}|${fqdn}`;
+}
