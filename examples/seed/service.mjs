@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// One of the seed's three example services (user, order, stock). It is an ordinary HTTP app
+// that knows nothing of the mesh, except where to send its outbound calls: the sidecar's
+// outbound address, given in WEFT_OUTBOUND. It calls other services by name by sending the
+// request to that address with the service's name in the Host header.
+//
+//   SERVICE=order INSTANCE=order-1 VERSION=v1 PORT=9001 CALLS=user,stock \
+//   WEFT_OUTBOUND=http://127.0.0.1:15001 node examples/seed/service.mjs
+import http from 'node:http';
+
+const service = process.env.SERVICE ?? 'user';
+const instance = process.env.INSTANCE ?? `${service}-${process.pid}`;
+const version = process.env.VERSION ?? 'v1';
+const port = Number(process.env.PORT ?? 0);
+const calls = (process.env.CALLS ?? '').split(',').filter(Boolean);
+const outbound = process.env.WEFT_OUTBOUND ? new URL(process.env.WEFT_OUTBOUND) : undefined;
+const agent = new http.Agent({ keepAlive: true });
+
+function callService(name, path, requestId) {
+  return new Promise((resolve) => {
+    if (!outbound) return resolve({ error: 'WEFT_OUTBOUND is not set' });
+    const req = http.request(
+      {
+        host: outbound.hostname,
+        port: outbound.port,
+        path,
+        agent,
+        // The Host header names the service; the sidecar resolves it through the mesh.
+        headers: { host: name, ...(requestId ? { 'x-request-id': requestId } : {}) },
+        timeout: 5000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode, ...JSON.parse(body) });
+          } catch {
+            resolve({ status: res.statusCode, error: body.trim() });
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ error: err.message }));
+    req.end();
+  });
+}
+
+const server = http.createServer(async (req, res) => {
+  const body = { service, instance, version, method: req.method, path: req.url };
+  if (calls.length > 0 && req.url !== '/healthz') {
+    const id = req.headers['x-request-id'];
+    const results = await Promise.all(calls.map((c) => callService(c, `/${c}`, id)));
+    calls.forEach((c, i) => (body[c] = results[i]));
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+});
+
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ event: 'ready', service, instance, port: server.address().port })}\n`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));

@@ -1,0 +1,143 @@
+// `weft demo`: the seed's mesh on one machine. A control plane, a gateway, and the three
+// services user, order and stock with two instances each, every instance behind its own
+// sidecar; order calls user and stock through its sidecar. All are real processes.
+
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { createApi } from '../api-client.js';
+import { freePort, spawnReady, stopChild, type Child } from './processes.js';
+
+const WEFT_BIN = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
+export const SEED_DIR = fileURLToPath(new URL('../../../../examples/seed/', import.meta.url));
+
+export const SEED_SERVICES = [
+  { service: 'user', calls: [] as string[] },
+  { service: 'stock', calls: [] as string[] },
+  { service: 'order', calls: ['user', 'stock'] },
+];
+
+export interface DemoOptions {
+  port: number;
+  host?: string;
+  dataDir?: string;
+  instancesPerService?: number;
+  say?: (line: string) => void;
+}
+
+export interface DemoProcess {
+  name: string;
+  role: 'control' | 'gateway' | 'sidecar' | 'app';
+  pid: number;
+  service?: string;
+  instance?: string;
+}
+
+export interface RunningDemo {
+  controlUrl: string;
+  gatewayPort: number;
+  dataDir: string;
+  processes: DemoProcess[];
+  /** The child process handle for a name in `processes` (tests kill them). */
+  child(name: string): Child | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
+  const say = opts.say ?? (() => undefined);
+  const host = opts.host ?? '127.0.0.1';
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'weft-demo-'));
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const children: { child: Child; role: DemoProcess['role']; service?: string; instance?: string }[] = [];
+  const node = process.execPath;
+  const weft = (name: string, args: string[]) =>
+    spawnReady(name, node, [WEFT_BIN, ...args], { logFile: join(logDir, `${name}.log`), env: { WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'info' } });
+
+  const stop = async () => {
+    // Apps and sidecars first, so sidecars deregister while the control plane still answers.
+    const order = [...children].reverse();
+    await Promise.all(order.filter((c) => c.role === 'app').map((c) => stopChild(c.child.child)));
+    await Promise.all(order.filter((c) => c.role === 'sidecar').map((c) => stopChild(c.child.child)));
+    await Promise.all(order.filter((c) => c.role === 'gateway').map((c) => stopChild(c.child.child)));
+    await Promise.all(order.filter((c) => c.role === 'control').map((c) => stopChild(c.child.child)));
+  };
+
+  try {
+    const control = await weft('control', ['control', '--host', host, '--port', '0', '--data-dir', join(dataDir, 'store')]);
+    children.push({ child: control, role: 'control' });
+    const controlUrl = `http://${host}:${String(control.ready.port)}`;
+    say(`control plane   ${controlUrl}   (pid ${control.pid})`);
+
+    const api = createApi(controlUrl);
+    const file = join(SEED_DIR, 'virtual-service.yaml');
+    await api.request('POST', '/v1/apply', { files: [{ path: file, content: readFileSync(file, 'utf8') }] });
+    say(`applied         ${file}`);
+
+    const gateway = await weft('gateway', ['gateway', '--control', controlUrl, '--host', host, '--port', String(opts.port), '--id', 'gateway']);
+    children.push({ child: gateway, role: 'gateway' });
+    const gatewayPort = Number(gateway.ready.port);
+    say(`gateway         http://${host}:${gatewayPort}   (pid ${gateway.pid})`);
+
+    const n = opts.instancesPerService ?? 2;
+    for (const { service, calls } of SEED_SERVICES) {
+      for (let i = 1; i <= n; i++) {
+        const instance = `${service}-${i}`;
+        const version = `v${i}`;
+        const appPort = await freePort(host);
+        const sidecar = await weft(`${instance}.sidecar`, [
+          'sidecar', '--control', controlUrl, '--service', service, '--id', instance,
+          '--app-port', String(appPort), '--host', host, '--label', `version=${version}`,
+          '--ttl', '5', '--probe-interval', '500',
+        ]);
+        children.push({ child: sidecar, role: 'sidecar', service, instance });
+        const app = await spawnReady(instance, node, [join(SEED_DIR, 'service.mjs')], {
+          logFile: join(logDir, `${instance}.log`),
+          env: {
+            SERVICE: service, INSTANCE: instance, VERSION: version, PORT: String(appPort),
+            CALLS: calls.join(','), WEFT_OUTBOUND: `http://${host}:${String(sidecar.ready.outboundPort)}`,
+          },
+        });
+        children.push({ child: app, role: 'app', service, instance });
+        say(`${instance.padEnd(15)} app :${appPort} (pid ${app.pid}), sidecar in :${String(sidecar.ready.inboundPort)} out :${String(sidecar.ready.outboundPort)} (pid ${sidecar.pid})`);
+      }
+    }
+    await waitForMesh(api, SEED_SERVICES.length * n);
+    return {
+      controlUrl,
+      gatewayPort,
+      dataDir,
+      processes: children.map((c) => ({
+        name: c.child.name,
+        role: c.role,
+        pid: c.child.pid,
+        ...(c.service ? { service: c.service } : {}),
+        ...(c.instance ? { instance: c.instance } : {}),
+      })),
+      child: (name) => children.find((c) => c.child.name === name)?.child,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Until every instance is registered and every proxy runs the latest snapshot. */
+async function waitForMesh(api: ReturnType<typeof createApi>, instances: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const [inst, proxies] = await Promise.all([
+      api.request<{ items: unknown[] }>('GET', '/v1/instances'),
+      api.request<{ version?: number; items: { ackedVersion?: number }[] }>('GET', '/v1/proxies'),
+    ]);
+    const synced = proxies.items.length > 0 && proxies.items.every((p) => p.ackedVersion === proxies.version);
+    if (inst.items.length >= instances && synced) return;
+    if (Date.now() > deadline)
+      throw new Error(`the mesh did not settle: ${inst.items.length}/${instances} instances registered, proxies ${synced ? 'synced' : 'not synced'}`);
+    // The API has no push channel for "everything settled"; a short poll keeps this simple.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,213 @@
+// The `weft` command. Every subcommand has --help; errors go to stderr with a non-zero exit.
+
+import { Command, CommanderError, Option } from 'commander';
+import { startControlPlane } from '@weft/control-plane';
+import { startGateway, startSidecar } from '@weft/proxy';
+import { ApiError, createApi } from './api-client.js';
+import { applyCommand, deleteCommand, getCommand, GET_TARGETS } from './commands/config.js';
+import { startDemo } from './demo/demo.js';
+import { parseFormat } from './output.js';
+
+const DEFAULT_CONTROL = process.env.WEFT_CONTROL ?? 'http://127.0.0.1:15010';
+
+function collectLabel(v: string, prev: Record<string, string>): Record<string, string> {
+  const i = v.indexOf('=');
+  if (i <= 0) throw new Error(`--label needs KEY=VALUE, got "${v}"`);
+  return { ...prev, [v.slice(0, i)]: v.slice(i + 1) };
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number (0-65535)`);
+  return n;
+}
+
+function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`"${v}" must be a positive number`);
+  return n;
+}
+
+function ready(fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ event: 'ready', ...fields })}\n`);
+}
+
+/** Runs until SIGINT/SIGTERM, then closes cleanly once. */
+function untilSignal(close: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let closing = false;
+    const onSignal = () => {
+      if (closing) return;
+      closing = true;
+      close().then(
+        () => resolve(0),
+        (err: Error) => {
+          process.stderr.write(`weft: error while stopping: ${err.message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+export function buildProgram(): Command {
+  const program = new Command('weft')
+    .description('Weft service mesh: control plane, proxies and CLI')
+    .addOption(new Option('--control <url>', 'control plane URL').default(DEFAULT_CONTROL).env('WEFT_CONTROL'))
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('control')
+    .description('run the control plane (API, registry, snapshot stream)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', port, 15010)
+    .option('--data-dir <dir>', 'folder for the embedded store', '.weft')
+    .action(async (o: { host: string; port: number; dataDir: string }) => {
+      const cp = await startControlPlane({ dataDir: o.dataDir, host: o.host, port: o.port });
+      ready({ role: 'control', port: cp.port, url: cp.url });
+      process.exitCode = await untilSignal(() => cp.close());
+    });
+
+  program
+    .command('gateway')
+    .description('run a gateway proxy that serves the Gateways its labels select')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
+    .option('--id <id>', 'proxy id shown by proxy-status')
+    .option('--namespace <ns>', 'namespace of the gateway', 'default')
+    .option('--label <k=v>', 'gateway label (repeatable; default istio=ingressgateway)', collectLabel, {})
+    .action(async (o: { host: string; port: number; id?: string; namespace: string; label: Record<string, string> }) => {
+      const gw = await startGateway({
+        control: program.opts<{ control: string }>().control,
+        host: o.host,
+        port: o.port,
+        namespace: o.namespace,
+        labels: Object.keys(o.label).length > 0 ? o.label : { istio: 'ingressgateway' },
+        ...(o.id ? { id: o.id } : {}),
+      });
+      await gw.ready;
+      ready({ role: 'gateway', id: gw.id, port: gw.port });
+      process.exitCode = await untilSignal(() => gw.close());
+    });
+
+  program
+    .command('sidecar')
+    .description('run the sidecar proxy beside one app instance')
+    .requiredOption('--service <name>', 'service the app belongs to')
+    .requiredOption('--app-port <port>', "the app's port", port)
+    .option('--app-host <host>', "the app's address", '127.0.0.1')
+    .option('--host <host>', 'address the sidecar listens on', '127.0.0.1')
+    .option('--inbound-port <port>', 'inbound listener (0 = any free port)', port, 0)
+    .option('--outbound-port <port>', 'outbound listener for the app (0 = any free port)', port, 0)
+    .option('--id <id>', 'instance id (default SERVICE-PID)')
+    .option('--namespace <ns>', 'namespace of the service', 'default')
+    .option('--label <k=v>', 'instance label, e.g. version=v1 (repeatable)', collectLabel, {})
+    .option('--ttl <seconds>', 'registration lease TTL', positive, 10)
+    .option('--probe-interval <ms>', 'how often to probe the app', positive, 1000)
+    .action(async (o: { service: string; appPort: number; appHost: string; host: string; inboundPort: number; outboundPort: number; id?: string; namespace: string; label: Record<string, string>; ttl: number; probeInterval: number }) => {
+      const sc = await startSidecar({
+        control: program.opts<{ control: string }>().control,
+        service: o.service,
+        namespace: o.namespace,
+        appPort: o.appPort,
+        appHost: o.appHost,
+        host: o.host,
+        inboundPort: o.inboundPort,
+        outboundPort: o.outboundPort,
+        labels: o.label,
+        ttlSeconds: Math.round(o.ttl),
+        probeIntervalMs: o.probeInterval,
+        ...(o.id ? { id: o.id } : {}),
+      });
+      await sc.ready;
+      ready({ role: 'sidecar', id: sc.id, inboundPort: sc.inboundPort, outboundPort: sc.outboundPort });
+      process.exitCode = await untilSignal(() => sc.close());
+    });
+
+  program
+    .command('apply')
+    .description('apply Istio YAML (multi-document files or a folder); all or nothing')
+    .requiredOption('-f, --filename <path...>', 'file, folder, or - for stdin')
+    .option('--dry-run', 'validate on the control plane without storing')
+    .action(async (o: { filename: string[]; dryRun?: boolean }) => {
+      process.exitCode = await applyCommand(api(), o.filename, o);
+    });
+
+  program
+    .command('get')
+    .description(`list ${GET_TARGETS.join(', ')}`)
+    .argument('<what>', GET_TARGETS.join('|'))
+    .argument('[name]', 'one resource by name (config kinds) or one service (instances)')
+    .option('-o, --output <format>', 'table, json or yaml', parseFormat, 'table' as const)
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .action(async (what: string, name: string | undefined, o: { output: 'table' | 'json' | 'yaml'; namespace: string }) => {
+      process.exitCode = await getCommand(api(), what, name, o.output, o.namespace);
+    });
+
+  program
+    .command('delete')
+    .description('delete a resource: KIND NAME, or every resource in -f files')
+    .argument('[args...]', 'KIND NAME')
+    .option('-f, --filename <path...>', 'delete what these files define')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .action(async (args: string[], o: { filename?: string[]; namespace: string }) => {
+      process.exitCode = await deleteCommand(api(), args, o);
+    });
+
+  program
+    .command('proxy-status')
+    .description('which snapshot version each proxy runs')
+    .option('-o, --output <format>', 'table, json or yaml', parseFormat, 'table' as const)
+    .action(async (o: { output: 'table' | 'json' | 'yaml' }) => {
+      process.exitCode = await getCommand(api(), 'proxies', undefined, o.output, 'default');
+    });
+
+  program
+    .command('demo')
+    .description("run the seed's mesh: control plane, gateway, user/order/stock with sidecars")
+    .option('--port <port>', 'gateway port', port, 8080)
+    .option('--data-dir <dir>', 'folder for the store and logs (default: a new temporary folder)')
+    .action(async (o: { port: number; dataDir?: string }) => {
+      const say = (l: string) => process.stdout.write(`${l}\n`);
+      say('Starting the Weft demo mesh…');
+      const demo = await startDemo({ port: o.port, ...(o.dataDir ? { dataDir: o.dataDir } : {}), say });
+      const g = `http://127.0.0.1:${demo.gatewayPort}`;
+      say('');
+      say('The mesh is up. Try:');
+      say(`  curl -s -H 'Host: my-service' ${g}/user`);
+      say(`  curl -s -H 'Host: my-service' ${g}/order     # order calls user and stock through its sidecar`);
+      say(`  curl -s -H 'Host: my-service' ${g}/stock`);
+      say(`  curl -si ${g}/user                            # no Host: my-service -> 404 from the gateway`);
+      say(`  npx weft --control ${demo.controlUrl} get services`);
+      say(`  npx weft --control ${demo.controlUrl} get routes`);
+      say(`  npx weft --control ${demo.controlUrl} proxy-status`);
+      say(`Logs: ${demo.dataDir}/logs   Stop with Ctrl-C.`);
+      ready({ role: 'demo', gatewayPort: demo.gatewayPort, controlUrl: demo.controlUrl, processes: demo.processes });
+      process.exitCode = await untilSignal(async () => {
+        say('Stopping…');
+        await demo.stop();
+      });
+    });
+
+  const api = () => createApi(program.opts<{ control: string }>().control);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ApiError) {
+      process.stderr.write(`weft: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
+      return 1;
+    }
+    process.stderr.write(`weft: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,269 @@
+// The control plane's HTTP API (JSON over HTTP/1.1) and the snapshot stream's upgrade point.
+// The CLI and the dashboard talk only to this; nothing reaches into the store from outside.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { InstanceRegistration, Snapshot, Violation } from '@weft/model';
+import type { ControlPlane } from '../control-plane.js';
+import type { SnapshotHub } from '../distribute/hub.js';
+import { configKey, CONFIG_PREFIX } from '../keys.js';
+import type { Logger } from '../log.js';
+import { Registry, RegistryError } from '../registry/registry.js';
+import { loadSources } from '../sources/yaml.js';
+import { StoreError, type TxnOp } from '../store/types.js';
+import { HttpError, readJson, sendError, sendJson } from './http.js';
+import { canonicalKind, KINDS } from './kinds.js';
+
+const MAX_APPLY_BYTES = 8 << 20;
+const MAX_SMALL_BYTES = 64 << 10;
+
+export interface ApiOptions {
+  cp: ControlPlane;
+  hub: SnapshotHub;
+  log: Logger;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
+
+export interface ApplyResult {
+  revision: number;
+  dryRun: boolean;
+  results: { kind: string; namespace: string; name: string; action: 'created' | 'configured' | 'unchanged' }[];
+  warnings: Violation[];
+}
+
+export function createApiServer(opts: ApiOptions): Server {
+  const { cp, hub, log } = opts;
+  const registry = new Registry(cp.store);
+
+  const routes: [string, RegExp, Handler][] = [
+    ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { ok: true })],
+    ['GET', /^\/v1\/snapshot$/, async (_q, res) => sendJson(res, 200, requireSnapshot(cp.snapshot()))],
+    ['POST', /^\/v1\/apply$/, async (req, res) => sendJson(res, 200, await apply(cp, await readJson(req, MAX_APPLY_BYTES)))],
+    [
+      'GET',
+      /^\/v1\/resources$/,
+      async (req, res) => {
+        const kindParam = new URL(req.url ?? '/', 'http://x').searchParams.get('kind');
+        const kind = kindParam ? mustKind(kindParam) : undefined;
+        const items = cp
+          .resources()
+          .filter((c) => !kind || c.resource.kind === kind)
+          .sort((a, b) => resKey(a.resource).localeCompare(resKey(b.resource)))
+          .map((c) => ({ ...c.resource, status: { createRevision: c.createRevision, modRevision: c.modRevision } }));
+        sendJson(res, 200, { items });
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/,
+      async (_q, res, [k, ns, name]) => {
+        const kv = await cp.store.get(configKey(mustKind(k ?? ''), ns ?? '', name ?? ''));
+        if (!kv) throw notFound(k, ns, name);
+        sendJson(res, 200, JSON.parse(kv.value));
+      },
+    ],
+    [
+      'DELETE',
+      /^\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/,
+      async (_q, res, [k, ns, name]) => {
+        const kind = mustKind(k ?? '');
+        const { deleted, revision } = await cp.store.delete(configKey(kind, ns ?? '', name ?? ''));
+        if (deleted === 0) throw notFound(k, ns, name);
+        sendJson(res, 200, { deleted: { kind, namespace: ns, name }, revision });
+      },
+    ],
+    [
+      'POST',
+      /^\/v1\/instances$/,
+      async (req, res) => {
+        const body = (await readJson(req, MAX_SMALL_BYTES)) as InstanceRegistration;
+        sendJson(res, 201, await registry.register(body));
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/instances$/,
+      async (_q, res) => sendJson(res, 200, { items: cp.instanceList().sort((a, b) => a.id.localeCompare(b.id)) }),
+    ],
+    ['PUT', /^\/v1\/instances\/([^/]+)\/heartbeat$/, async (_q, res, [id]) => sendJson(res, 200, await registry.heartbeat(decodeURIComponent(id ?? '')))],
+    [
+      'PUT',
+      /^\/v1\/instances\/([^/]+)\/health$/,
+      async (req, res, [id]) => {
+        const body = (await readJson(req, MAX_SMALL_BYTES)) as { healthy?: unknown };
+        if (typeof body?.healthy !== 'boolean')
+          throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', 'body must be {"healthy": true|false}');
+        sendJson(res, 200, await registry.setHealth(decodeURIComponent(id ?? ''), body.healthy));
+      },
+    ],
+    [
+      'DELETE',
+      /^\/v1\/instances\/([^/]+)$/,
+      async (_q, res, [id]) => {
+        await registry.deregister(decodeURIComponent(id ?? ''));
+        sendJson(res, 200, { deregistered: id });
+      },
+    ],
+    ['GET', /^\/v1\/services$/, async (_q, res) => sendJson(res, 200, { items: services(cp) })],
+    ['GET', /^\/v1\/routes$/, async (_q, res) => sendJson(res, 200, { items: routeRows(requireSnapshot(cp.snapshot())) })],
+    ['GET', /^\/v1\/proxies$/, async (_q, res) => sendJson(res, 200, { version: cp.snapshot()?.version, items: hub.statuses() })],
+  ];
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const matching = routes.filter(([, re]) => re.test(path));
+    const route = matching.find(([m]) => m === req.method);
+    const run = async (): Promise<void> => {
+      if (!route) {
+        if (matching.length > 0)
+          throw new HttpError(405, 'WEFT_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${matching.map(([m]) => m).join(', ')}`);
+        throw new HttpError(404, 'WEFT_ERR_NOT_FOUND', `no API endpoint at ${path}`);
+      }
+      const params = route[1].exec(path)?.slice(1) ?? [];
+      await route[2](req, res, params);
+    };
+    run().catch((err: unknown) => {
+      const e = toHttpError(err);
+      if (e.status >= 500) log.error({ err: (err as Error)?.stack ?? String(err), path }, 'API request failed');
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+    });
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] === '/v1/stream') hub.handleUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+export async function listenApi(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof RegistryError)
+    return new HttpError(err.code === 'WEFT_ERR_INSTANCE_NOT_FOUND' ? 404 : 400, err.code, err.message);
+  if (err instanceof StoreError) {
+    if (err.code === 'WEFT_ERR_LEASE_NOT_FOUND') return new HttpError(404, err.code, err.message);
+    if (err.code === 'WEFT_ERR_TXN_CONFLICT') return new HttpError(409, err.code, err.message);
+    return new HttpError(503, err.code, err.message);
+  }
+  return new HttpError(500, 'WEFT_ERR_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`);
+}
+
+function mustKind(name: string) {
+  const kind = canonicalKind(name);
+  if (!kind)
+    throw new HttpError(400, 'WEFT_ERR_UNKNOWN_KIND', `unknown kind "${name}"; Weft serves ${KINDS.join(', ')}`);
+  return kind;
+}
+
+function notFound(kind?: string, ns?: string, name?: string): HttpError {
+  return new HttpError(404, 'WEFT_ERR_NOT_FOUND', `${kind} ${ns}/${name} not found`);
+}
+
+function requireSnapshot(s: Snapshot | undefined): Snapshot {
+  if (!s) throw new HttpError(503, 'WEFT_ERR_NO_SNAPSHOT', 'the control plane has not built a snapshot yet');
+  return s;
+}
+
+function resKey(r: { kind: string; metadata: { namespace: string; name: string } }): string {
+  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+}
+
+async function apply(cp: ControlPlane, body: unknown): Promise<ApplyResult> {
+  const b = body as { files?: unknown; dryRun?: unknown };
+  if (!Array.isArray(b?.files) || b.files.length === 0)
+    throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', 'body must be {"files": [{"path": "...", "content": "..."}], "dryRun"?: bool}');
+  const inputs = b.files.map((f: unknown, i: number) => {
+    const ff = f as { path?: unknown; content?: unknown };
+    if (typeof ff?.path !== 'string' || typeof ff?.content !== 'string')
+      throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', `files[${i}] needs string "path" and "content"`);
+    return { path: ff.path, text: ff.content };
+  });
+  const { resources, violations } = loadSources(inputs);
+  const errors = violations.filter((v) => v.severity === 'error');
+  const warnings = violations.filter((v) => v.severity !== 'error');
+  if (errors.length > 0)
+    throw new HttpError(400, 'WEFT_ERR_INVALID_CONFIG', `${errors.length} error(s); nothing was applied`, { errors, warnings });
+  if (resources.length === 0)
+    throw new HttpError(400, 'WEFT_ERR_NOTHING_TO_APPLY', 'the files hold no Weft resource; nothing was applied', { errors: [], warnings });
+
+  const ops: TxnOp[] = [];
+  const results: ApplyResult['results'] = [];
+  for (const { resource: r } of resources) {
+    const key = configKey(r.kind, r.metadata.namespace, r.metadata.name);
+    const value = JSON.stringify(r);
+    const old = await cp.store.get(key);
+    const action = !old ? 'created' : old.value === value ? 'unchanged' : 'configured';
+    results.push({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name, action });
+    if (action !== 'unchanged') ops.push({ type: 'put', key, value });
+  }
+  const dryRun = b.dryRun === true;
+  // One txn: the whole apply lands at one revision, or nothing does.
+  const revision = dryRun || ops.length === 0 ? await cp.store.revision() : (await cp.store.txn(ops)).revision;
+  return { revision, dryRun, results, warnings };
+}
+
+function services(cp: ControlPlane) {
+  const by = new Map<string, { name: string; namespace: string; instances: number; healthy: number; versions: Set<string> }>();
+  for (const i of cp.instanceList()) {
+    const k = `${i.namespace}/${i.service}`;
+    const s = by.get(k) ?? { name: i.service, namespace: i.namespace, instances: 0, healthy: 0, versions: new Set<string>() };
+    s.instances++;
+    if (i.healthy) s.healthy++;
+    if (i.labels.version) s.versions.add(i.labels.version);
+    by.set(k, s);
+  }
+
+  return [...by.values()]
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
+    .map((s) => ({ ...s, versions: [...s.versions].sort() }));
+}
+
+function routeRows(s: Snapshot) {
+  const rows: { listener: string; virtualHost: string; domains: string[]; route: string; match: string; action: string }[] = [];
+  const add = (listener: string, vhs: Snapshot['mesh']['virtualHosts']) => {
+    for (const vh of vhs)
+      for (const r of vh.routes)
+        rows.push({
+          listener,
+          virtualHost: vh.name,
+          domains: vh.domains,
+          route: r.name ?? r.id,
+          match: r.matches.length === 0 ? '*' : r.matches.map(describeMatch).join(' | '),
+          action:
+            r.action.type === 'route'
+              ? r.action.destinations.map((d) => `${d.host}${d.subset ? `:${d.subset}` : ''}${r.action.type === 'route' && r.action.destinations.length > 1 ? ` (${d.weight})` : ''}`).join(', ')
+              : r.action.type === 'redirect'
+                ? `redirect ${r.action.code}`
+                : `direct ${r.action.status}`,
+        });
+  };
+  for (const g of s.gateways) add(`gateway ${g.name}`, g.virtualHosts);
+  add('mesh', s.mesh.virtualHosts);
+  return rows;
+}
+
+function describeMatch(m: Snapshot['mesh']['virtualHosts'][number]['routes'][number]['matches'][number]): string {
+  const parts: string[] = [];
+  const sm = (x: { exact: string } | { prefix: string } | { regex: string }) =>
+    'exact' in x ? `=${x.exact}` : 'prefix' in x ? `${x.prefix}*` : `~${x.regex}`;
+  if (m.uri) parts.push(`uri ${sm(m.uri)}`);
+  if (m.method) parts.push(`method ${sm(m.method)}`);
+  for (const [k, v] of Object.entries(m.headers ?? {})) parts.push(`${k} ${'present' in v ? 'present' : sm(v)}`);
+  return parts.join(' & ') || '*';
+}

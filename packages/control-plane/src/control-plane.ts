@@ -1,0 +1,155 @@
+// The control plane keeps no state of its own beyond caches: it lists the store once, then
+// follows its watch, and turns every new revision into a new snapshot. Several replicas on
+// one etcd produce the same snapshot for the same revision, because translate is pure.
+
+import type { Instance, Snapshot } from '@weft/model';
+import { CONFIG_PREFIX, INSTANCE_PREFIX, PREFIX } from './keys.js';
+import { decodeInstance } from './registry/registry.js';
+import type { KeyValue, Store, Watch, WatchEvent } from './store/types.js';
+import type {
+  DestinationRuleIn,
+  GatewayIn,
+  Meta,
+  TranslateInput,
+  VirtualServiceIn,
+} from './translate/input.js';
+import { translate } from './translate/translate.js';
+import type { Logger } from './log.js';
+
+export interface StoredResource {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: unknown;
+}
+
+export interface CachedResource {
+  resource: StoredResource;
+  createRevision: number;
+  modRevision: number;
+}
+
+export class ControlPlane {
+  private readonly config = new Map<string, CachedResource>();
+  private readonly instances = new Map<string, Instance>();
+  private current: Snapshot | undefined;
+  private revision = 0;
+  private watch: Watch | undefined;
+  private rebuildPending = false;
+  private readonly listeners = new Set<(s: Snapshot) => void>();
+  private closed = false;
+
+  constructor(
+    readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const { kvs, revision } = await this.store.range(PREFIX);
+    this.config.clear();
+    this.instances.clear();
+    for (const kv of kvs) this.applyPut(kv);
+    this.revision = revision;
+    this.rebuild();
+    this.watch = this.store.watch(PREFIX, (events) => this.onEvents(events), {
+      fromRevision: revision + 1,
+      onError: (err) => {
+        // A watch that fell behind compaction (or lost etcd) starts over from a fresh list.
+        this.log.warn({ err: err.message }, 'store watch failed; re-listing');
+        this.watch?.cancel();
+        if (!this.closed) void this.start();
+      },
+    });
+  }
+
+  snapshot(): Snapshot | undefined {
+    return this.current;
+  }
+
+  resources(): CachedResource[] {
+    return [...this.config.values()];
+  }
+
+  instanceList(): Instance[] {
+    return [...this.instances.values()];
+  }
+
+  onSnapshot(fn: (s: Snapshot) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watch?.cancel();
+  }
+
+  private onEvents(events: WatchEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'put') this.applyPut(e.kv);
+      else {
+        this.config.delete(e.kv.key);
+        this.instances.delete(e.kv.key);
+      }
+      this.revision = Math.max(this.revision, e.kv.modRevision);
+    }
+    // Coalesce a burst of revisions (an apply, many heartbeats' health flips) into one snapshot.
+    if (this.rebuildPending) return;
+    this.rebuildPending = true;
+    setImmediate(() => {
+      this.rebuildPending = false;
+      this.rebuild();
+    });
+  }
+
+  private applyPut(kv: KeyValue): void {
+    try {
+      if (kv.key.startsWith(CONFIG_PREFIX)) {
+        const resource = JSON.parse(kv.value) as StoredResource;
+        this.config.set(kv.key, {
+          resource,
+          createRevision: kv.createRevision,
+          modRevision: kv.modRevision,
+        });
+      } else if (kv.key.startsWith(INSTANCE_PREFIX)) {
+        this.instances.set(kv.key, decodeInstance(kv));
+      }
+    } catch (err) {
+      // A record another writer corrupted must not take the mesh down; it is skipped and named.
+      this.log.error({ key: kv.key, err: (err as Error).message }, 'skipping unreadable record');
+    }
+  }
+
+  private rebuild(): void {
+    const input = this.translateInput();
+    const snap = translate(input);
+    this.current = snap;
+    for (const fn of this.listeners) fn(snap);
+  }
+
+  translateInput(): TranslateInput {
+    const of = <T>(kind: string): T[] =>
+      [...this.config.values()]
+        .filter((c) => c.resource.kind === kind)
+        .map((c) => {
+          const metadata: Meta = {
+            name: c.resource.metadata.name,
+            namespace: c.resource.metadata.namespace,
+            createRevision: c.createRevision,
+          };
+          return { metadata, spec: c.resource.spec } as T;
+        });
+    return {
+      version: this.revision,
+      virtualServices: of<VirtualServiceIn>('VirtualService'),
+      destinationRules: of<DestinationRuleIn>('DestinationRule'),
+      gateways: of<GatewayIn>('Gateway'),
+      instances: [...this.instances.values()],
+    };
+  }
+}

@@ -1,0 +1,15 @@
+// Where things live in the store. One prefix per kind of data, so a watch on a prefix sees
+// exactly one kind and the etcd backend can range cheaply.
+
+export const PREFIX = '/weft/';
+export const CONFIG_PREFIX = '/weft/config/';
+export const INSTANCE_PREFIX = '/weft/instances/';
+
+export function configKey(kind: string, namespace: string, name: string): string {
+  return `${CONFIG_PREFIX}${kind}/${namespace}/${name}`;
+}
+
+/** Instance ids are unique in the mesh, so heartbeats find their record with one get. */
+export function instanceKey(id: string): string {
+  return `${INSTANCE_PREFIX}${id}`;
+}

@@ -1,0 +1,57 @@
+// `weft control`: open the store, follow it, serve the API and the snapshot stream.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createApiServer, listenApi } from './api/server.js';
+import { ControlPlane } from './control-plane.js';
+import { SnapshotHub } from './distribute/hub.js';
+import { createLogger } from './log.js';
+import { openEmbeddedStore } from './store/embedded.js';
+import type { Store } from './store/types.js';
+
+export interface ControlPlaneOptions {
+  /** Folder for the embedded store's file; created when missing. */
+  dataDir: string;
+  host?: string;
+  port?: number;
+  /** Use this store instead of the embedded one (tests, etcd). */
+  store?: Store;
+}
+
+export interface RunningControlPlane {
+  port: number;
+  url: string;
+  cp: ControlPlane;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const log = createLogger('weft-control');
+  let store = opts.store;
+  if (!store) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    store = await openEmbeddedStore({ path: join(opts.dataDir, 'weft.db') });
+  }
+  const cp = new ControlPlane(store, log);
+  const hub = new SnapshotHub(log);
+  cp.onSnapshot((s) => hub.publish(s));
+  await cp.start();
+  const snap = cp.snapshot();
+  if (snap) hub.publish(snap);
+  const server = createApiServer({ cp, hub, log });
+  const host = opts.host ?? '127.0.0.1';
+  const port = await listenApi(server, host, opts.port ?? 15010);
+  log.info({ host, port, revision: snap?.version }, 'control plane listening');
+  return {
+    port,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    cp,
+    async close() {
+      cp.close();
+      hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await store.close();
+    },
+  };
+}

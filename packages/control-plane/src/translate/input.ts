@@ -1,0 +1,94 @@
+// The slice of each resource that translate reads. The validated resource types from
+// @weft/model are wider; keeping translate's needs explicit here documents which fields
+// Weft implements and lets the golden tests build inputs by hand.
+
+import type { Instance } from '@weft/model';
+
+export interface Meta {
+  name: string;
+  namespace: string;
+  /** Store revision that created the resource: Istio's "oldest wins" order on sidecars. */
+  createRevision?: number;
+}
+
+export type StringMatchIn = { exact?: string; prefix?: string; regex?: string };
+
+export interface HttpMatchIn {
+  name?: string;
+  uri?: StringMatchIn;
+  scheme?: StringMatchIn;
+  method?: StringMatchIn;
+  authority?: StringMatchIn;
+  headers?: Record<string, StringMatchIn>;
+  withoutHeaders?: Record<string, StringMatchIn>;
+  queryParams?: Record<string, StringMatchIn>;
+  ignoreUriCase?: boolean;
+  port?: number;
+}
+
+export interface HeaderOpsIn {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface HeadersIn {
+  request?: HeaderOpsIn;
+  response?: HeaderOpsIn;
+}
+
+export interface HttpRouteIn {
+  name?: string;
+  match?: HttpMatchIn[];
+  route?: {
+    destination: { host: string; subset?: string; port?: { number?: number } };
+    weight?: number;
+    headers?: HeadersIn;
+  }[];
+  redirect?: {
+    uri?: string;
+    authority?: string;
+    scheme?: string;
+    port?: number;
+    redirectCode?: number;
+  };
+  directResponse?: { status: number; body?: { string?: string; bytes?: string } };
+  rewrite?: { uri?: string; authority?: string };
+  timeout?: string;
+  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  headers?: HeadersIn;
+}
+
+export interface VirtualServiceIn {
+  metadata: Meta;
+  spec: { hosts?: string[]; gateways?: string[]; http?: HttpRouteIn[] };
+}
+
+export interface TrafficPolicyIn {
+  loadBalancer?: { simple?: string };
+}
+
+export interface DestinationRuleIn {
+  metadata: Meta;
+  spec: {
+    host: string;
+    trafficPolicy?: TrafficPolicyIn;
+    subsets?: { name: string; labels?: Record<string, string>; trafficPolicy?: TrafficPolicyIn }[];
+  };
+}
+
+export interface GatewayIn {
+  metadata: Meta;
+  spec: {
+    selector?: Record<string, string>;
+    servers?: { port: { number: number; name?: string; protocol?: string }; hosts: string[] }[];
+  };
+}
+
+export interface TranslateInput {
+  version: number;
+  virtualServices: VirtualServiceIn[];
+  destinationRules: DestinationRuleIn[];
+  gateways: GatewayIn[];
+  instances: Instance[];
+}

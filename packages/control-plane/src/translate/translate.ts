@@ -1,0 +1,379 @@
+// translate: resources + registered instances -> one immutable Snapshot. Pure and
+// deterministic: the same input gives byte-identical JSON (golden tests rely on it), so the
+// control plane can be replicated and any replica produces the same snapshot for a revision.
+
+import {
+  clusterName,
+  hostAliases,
+  parseDurationMs,
+  serviceOf,
+  toFqdn,
+  type Cluster,
+  type Endpoint,
+  type GatewayConfig,
+  type HeaderRules,
+  type Instance,
+  type LbPolicy,
+  type MatchBlock,
+  type Route,
+  type Snapshot,
+  type StringMatch,
+  type VirtualHost,
+  type WeightedDestination,
+} from '@weft/model';
+import type {
+  DestinationRuleIn,
+  HeadersIn,
+  HttpMatchIn,
+  HttpRouteIn,
+  StringMatchIn,
+  TrafficPolicyIn,
+  TranslateInput,
+  VirtualServiceIn,
+} from './input.js';
+
+const MESH = 'mesh';
+const LB_POLICIES: ReadonlySet<string> = new Set([
+  'ROUND_ROBIN',
+  'RANDOM',
+  'LEAST_REQUEST',
+  'PASSTHROUGH',
+]);
+
+export function translate(input: TranslateInput): Snapshot {
+  const vss = [...input.virtualServices].sort(byAge);
+  const drs = indexDestinationRules(input.destinationRules);
+  const clusters = buildClusters(input.instances, drs);
+
+  const meshVs = vss.filter((vs) => boundGateways(vs).includes(MESH));
+  const meshHosts = claimDomains(meshVs.map(toVirtualHost));
+  // A service no VirtualService names still gets a route: all of its endpoints (Istio's default).
+  const claimed = new Set(meshHosts.flatMap((v) => v.domains));
+  for (const fqdn of serviceFqdns(input.instances)) {
+    if (claimed.has(fqdn)) continue;
+    meshHosts.push({
+      name: `default|${fqdn}`,
+      domains: hostAliases(fqdn).filter((d) => !claimed.has(d)),
+      routes: [
+        {
+          id: 'default',
+          matches: [],
+          action: {
+            type: 'route',
+            destinations: [{ cluster: clusterName(fqdn), weight: 1, host: fqdn }],
+          },
+        },
+      ],
+    });
+  }
+
+  const gateways: GatewayConfig[] = [...input.gateways]
+    .sort((a, b) => key(a.metadata).localeCompare(key(b.metadata)))
+    .map((gw) => {
+      const name = key(gw.metadata);
+      const bound = vss.filter((vs) =>
+        boundGateways(vs).some((g) => qualify(g, vs.metadata.namespace) === name),
+      );
+      return {
+        name,
+        selector: { ...(gw.spec.selector ?? {}) },
+        servers: (gw.spec.servers ?? []).map((s) => ({
+          port: {
+            number: s.port.number,
+            protocol: (s.port.protocol ?? 'HTTP').toUpperCase(),
+            ...(s.port.name !== undefined ? { name: s.port.name } : {}),
+          },
+          // `ns/host` restricts which namespaces may bind; Weft binds by gateway name only.
+          hosts: s.hosts.map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase()),
+        })),
+        virtualHosts: mergeGatewayHosts(bound.map(toVirtualHost)),
+      };
+    });
+
+  return {
+    version: input.version,
+    gateways,
+    mesh: { virtualHosts: meshHosts },
+    clusters,
+  };
+}
+
+function byAge(a: VirtualServiceIn, b: VirtualServiceIn): number {
+  const ra = a.metadata.createRevision ?? 0;
+  const rb = b.metadata.createRevision ?? 0;
+  return ra !== rb ? ra - rb : key(a.metadata).localeCompare(key(b.metadata));
+}
+
+function key(m: { name: string; namespace: string }): string {
+  return `${m.namespace}/${m.name}`;
+}
+
+function qualify(gateway: string, namespace: string): string {
+  return gateway.includes('/') ? gateway : `${namespace}/${gateway}`;
+}
+
+function boundGateways(vs: VirtualServiceIn): string[] {
+  const g = vs.spec.gateways;
+  return g && g.length > 0 ? g : [MESH];
+}
+
+/** On sidecars the oldest VirtualService for a host wins; later ones lose that domain. */
+function claimDomains(hosts: VirtualHost[]): VirtualHost[] {
+  const taken = new Set<string>();
+  const out: VirtualHost[] = [];
+  for (const vh of hosts) {
+    const domains = vh.domains.filter((d) => !taken.has(d));
+    for (const d of domains) taken.add(d);
+    if (domains.length > 0) out.push({ ...vh, domains });
+  }
+  return out;
+}
+
+/** On gateways Istio merges VirtualServices for the same host: rules keep their VS order. */
+function mergeGatewayHosts(hosts: VirtualHost[]): VirtualHost[] {
+  const out: VirtualHost[] = [];
+  const owner = new Map<string, VirtualHost>();
+  for (const vh of hosts) {
+    const first = vh.domains.map((d) => owner.get(d)).find((o) => o !== undefined);
+    if (first && vh.domains.every((d) => first.domains.includes(d))) {
+      first.routes.push(...vh.routes);
+      continue;
+    }
+    const domains = vh.domains.filter((d) => !owner.has(d));
+    if (domains.length === 0) continue;
+    const copy = { ...vh, domains, routes: [...vh.routes] };
+    for (const d of domains) owner.set(d, copy);
+    out.push(copy);
+  }
+  return out;
+}
+
+function toVirtualHost(vs: VirtualServiceIn): VirtualHost {
+  const ns = vs.metadata.namespace;
+  const domains = new Set<string>();
+  for (const h of vs.spec.hosts ?? []) {
+    // A host with a dot that is not a cluster name (e.g. `my-service.example.com`) is matched
+    // as written; short names get every alias a client in the mesh may use.
+    for (const d of hostAliases(toFqdn(h, ns))) domains.add(d);
+  }
+  const routes: Route[] = [];
+  const http = vs.spec.http ?? [];
+  for (let i = 0; i < http.length; i++) {
+    const r = http[i];
+    if (!r) continue;
+    routes.push(toRoute(r, `${key(vs.metadata)}#${i}`, ns));
+    // Istio stops emitting routes after a catch-all: nothing after it can match.
+    if (!r.match || r.match.length === 0) break;
+  }
+  return { name: key(vs.metadata), domains: [...domains], routes };
+}
+
+function toRoute(r: HttpRouteIn, id: string, ns: string): Route {
+  const route: Route = {
+    id,
+    matches: (r.match ?? []).map(toMatchBlock),
+    action: toAction(r, ns),
+  };
+  if (r.name !== undefined) route.name = r.name;
+  const headers = toHeaders(r.headers);
+  if (headers) route.headers = headers;
+  return route;
+}
+
+function toAction(r: HttpRouteIn, ns: string): Route['action'] {
+  if (r.redirect) {
+    const rd = r.redirect;
+    return {
+      type: 'redirect',
+      code: rd.redirectCode ?? 301,
+      ...(rd.uri !== undefined ? { uri: rd.uri } : {}),
+      ...(rd.authority !== undefined ? { authority: rd.authority } : {}),
+      ...(rd.scheme !== undefined ? { scheme: rd.scheme } : {}),
+      ...(rd.port !== undefined ? { port: rd.port } : {}),
+    };
+  }
+  if (r.directResponse) {
+    const body = r.directResponse.body;
+    const text =
+      body?.string ?? (body?.bytes !== undefined ? Buffer.from(body.bytes, 'base64').toString() : undefined);
+    return {
+      type: 'direct',
+      status: r.directResponse.status,
+      ...(text !== undefined ? { body: text } : {}),
+    };
+  }
+  const all = r.route ?? [];
+  // Weights are relative; with several destinations, zero-weight ones get no traffic at all.
+  const dests = all.length === 1 ? all : all.filter((d) => (d.weight ?? 0) > 0);
+  const destinations: WeightedDestination[] = dests.map((d) => {
+    const host = toFqdn(d.destination.host, ns);
+    const port = d.destination.port?.number;
+    const out: WeightedDestination = {
+      cluster: clusterName(host, d.destination.subset),
+      weight: all.length === 1 ? 1 : (d.weight ?? 0),
+      host,
+    };
+    if (d.destination.subset !== undefined) out.subset = d.destination.subset;
+    if (port !== undefined) out.port = port;
+    const h = toHeaders(d.headers);
+    if (h) out.headers = h;
+    return out;
+  });
+  const action: Route['action'] = { type: 'route', destinations };
+  const timeoutMs = r.timeout !== undefined ? parseDurationMs(r.timeout) : undefined;
+  // Istio: a timeout of 0s means "no timeout", the same as leaving it out.
+  if (timeoutMs !== undefined && timeoutMs > 0) action.timeoutMs = timeoutMs;
+  if (r.retries) {
+    const parts = (r.retries.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,5xx')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    const codes = parts.filter((p) => /^\d{3}$/.test(p)).map(Number);
+    const retryOn = parts.filter((p) => !/^\d{3}$/.test(p));
+    if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn.push('retriable-status-codes');
+    const per = r.retries.perTryTimeout !== undefined ? parseDurationMs(r.retries.perTryTimeout) : undefined;
+    action.retries = {
+      attempts: r.retries.attempts ?? 0,
+      retryOn,
+      retriableStatusCodes: codes,
+      ...(per !== undefined && per > 0 ? { perTryTimeoutMs: per } : {}),
+    };
+  }
+  if (r.rewrite && (r.rewrite.uri !== undefined || r.rewrite.authority !== undefined)) {
+    action.rewrite = {
+      ...(r.rewrite.uri !== undefined ? { uri: r.rewrite.uri } : {}),
+      ...(r.rewrite.authority !== undefined ? { authority: r.rewrite.authority } : {}),
+    };
+  }
+  return action;
+}
+
+function toStringMatch(m: StringMatchIn): StringMatch | { present: true } {
+  if (m.exact !== undefined) return { exact: m.exact };
+  if (m.prefix !== undefined) return { prefix: m.prefix };
+  // Istio treats an empty matcher and the regex `*` as "the header is present".
+  if (m.regex !== undefined && m.regex !== '*') return { regex: m.regex };
+  return { present: true };
+}
+
+function toMatchMap(
+  m: Record<string, StringMatchIn> | undefined,
+): Record<string, StringMatch | { present: true }> | undefined {
+  if (!m) return undefined;
+  const out: Record<string, StringMatch | { present: true }> = {};
+  for (const k of Object.keys(m).sort()) {
+    const v = m[k];
+    if (v) out[k.toLowerCase()] = toStringMatch(v);
+  }
+  return out;
+}
+
+function toPlain(m: StringMatchIn | undefined): StringMatch | undefined {
+  if (!m) return undefined;
+  const s = toStringMatch(m);
+  return 'present' in s ? { prefix: '' } : s;
+}
+
+function toMatchBlock(m: HttpMatchIn): MatchBlock {
+  const b: MatchBlock = {};
+  if (m.name !== undefined) b.name = m.name;
+  const uri = toPlain(m.uri);
+  if (uri) b.uri = uri;
+  if (m.ignoreUriCase) b.ignoreUriCase = true;
+  const method = toPlain(m.method);
+  if (method) b.method = method;
+  const authority = toPlain(m.authority);
+  if (authority) b.authority = authority;
+  const scheme = toPlain(m.scheme);
+  if (scheme) b.scheme = scheme;
+  const headers = toMatchMap(m.headers);
+  if (headers) b.headers = headers;
+  const without = toMatchMap(m.withoutHeaders);
+  if (without) b.withoutHeaders = without;
+  const query = toMatchMap(m.queryParams);
+  if (query) b.queryParams = query;
+  if (m.port !== undefined) b.port = m.port;
+  return b;
+}
+
+function toHeaders(h: HeadersIn | undefined): HeaderRules | undefined {
+  if (!h || (!h.request && !h.response)) return undefined;
+  const out: HeaderRules = {};
+  if (h.request) out.request = { ...h.request };
+  if (h.response) out.response = { ...h.response };
+  return out;
+}
+
+function indexDestinationRules(drs: DestinationRuleIn[]): Map<string, DestinationRuleIn> {
+  // One DestinationRule per host; with several, the oldest wins (Istio merges only in rare cases).
+  const out = new Map<string, DestinationRuleIn>();
+  const sorted = [...drs].sort(
+    (a, b) => (a.metadata.createRevision ?? 0) - (b.metadata.createRevision ?? 0),
+  );
+  for (const dr of sorted) {
+    const host = toFqdn(dr.spec.host, dr.metadata.namespace);
+    if (!out.has(host)) out.set(host, dr);
+  }
+  return out;
+}
+
+function lbOf(...policies: (TrafficPolicyIn | undefined)[]): LbPolicy {
+  for (const p of policies) {
+    const simple = p?.loadBalancer?.simple;
+    if (simple === 'LEAST_CONN') return 'LEAST_REQUEST';
+    if (simple && LB_POLICIES.has(simple)) return simple as LbPolicy;
+  }
+  return 'ROUND_ROBIN';
+}
+
+function serviceFqdns(instances: Instance[]): string[] {
+  return [...new Set(instances.map((i) => toFqdn(i.service, i.namespace)))].sort();
+}
+
+function toEndpoint(i: Instance): Endpoint {
+  return {
+    id: i.id,
+    address: i.address,
+    port: i.port,
+    labels: { ...i.labels },
+    healthy: i.healthy,
+    weight: i.weight,
+  };
+}
+
+function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn>): Cluster[] {
+  const byService = new Map<string, Instance[]>();
+  for (const i of [...instances].sort((a, b) => a.id.localeCompare(b.id))) {
+    const fqdn = toFqdn(i.service, i.namespace);
+    const list = byService.get(fqdn) ?? [];
+    list.push(i);
+    byService.set(fqdn, list);
+  }
+  // A DestinationRule may name a host before any instance registers: its clusters exist, empty.
+  for (const host of drs.keys()) if (serviceOf(host) && !byService.has(host)) byService.set(host, []);
+
+  const out: Cluster[] = [];
+  for (const fqdn of [...byService.keys()].sort()) {
+    const list = byService.get(fqdn) ?? [];
+    const dr = drs.get(fqdn);
+    out.push({
+      name: clusterName(fqdn),
+      service: fqdn,
+      lb: lbOf(dr?.spec.trafficPolicy),
+      endpoints: list.map(toEndpoint),
+    });
+    for (const subset of dr?.spec.subsets ?? []) {
+      const labels = subset.labels ?? {};
+      out.push({
+        name: clusterName(fqdn, subset.name),
+        service: fqdn,
+        subset: subset.name,
+        lb: lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
+        endpoints: list
+          .filter((i) => Object.entries(labels).every(([k, v]) => i.labels[k] === v))
+          .map(toEndpoint),
+      });
+    }
+  }
+  return out;
+}
