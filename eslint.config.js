@@ -25,13 +25,7 @@ const pureFolders = [
 
 export default tseslint.config(
   {
-    ignores: [
-      '**/dist/**',
-      '**/node_modules/**',
-      'test/dist/**',
-      'bench/results/**',
-      '.weft/**',
-    ],
+    ignores: ['**/dist/**', '**/node_modules/**', 'test/dist/**', 'bench/results/**', '.weft/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -106,7 +100,10 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'pure cores take `now` as an argument' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'pure cores take `now` as an argument',
+        },
       ],
     },
   },

@@ -26,13 +26,18 @@ if (which === 'unit' || which === 'all') {
 if (which === 'integration' || which === 'all') walk(join('test', 'dist'), files);
 const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
 if (chosen.length === 0) {
-  console.error(`run-tests: no test files found for '${which}'${filter ? ` matching ${filter}` : ''}`);
+  console.error(
+    `run-tests: no test files found for '${which}'${filter ? ` matching ${filter}` : ''}`,
+  );
   process.exit(1);
 }
 chosen.sort();
 const r = spawnSync(
   process.execPath,
   ['--enable-source-maps', '--test', '--test-reporter=spec', ...chosen],
-  { stdio: 'inherit', env: { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' } },
+  {
+    stdio: 'inherit',
+    env: { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' },
+  },
 );
 process.exit(r.status ?? 1);

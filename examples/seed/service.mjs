@@ -56,11 +56,16 @@ const server = http.createServer(async (req, res) => {
     calls.forEach((c, i) => (body[c] = results[i]));
   }
   const text = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 });
 
 server.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ event: 'ready', service, instance, port: server.address().port })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', service, instance, port: server.address().port })}\n`,
+  );
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));

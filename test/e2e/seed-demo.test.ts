@@ -28,7 +28,12 @@ function get(port: number, path: string, host = 'my-service'): Promise<Reply> {
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(json ? { json } : {}) });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          ...(json ? { json } : {}),
+        });
       });
     });
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));

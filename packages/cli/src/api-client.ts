@@ -32,18 +32,33 @@ export function createApi(base: string): Api {
         });
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-        throw new ApiError(0, 'WEFT_ERR_CONTROL_UNREACHABLE', `cannot reach the control plane at ${root} (${cause}); start it with \`weft control\` or pass --control URL`, undefined);
+        throw new ApiError(
+          0,
+          'WEFT_ERR_CONTROL_UNREACHABLE',
+          `cannot reach the control plane at ${root} (${cause}); start it with \`weft control\` or pass --control URL`,
+          undefined,
+        );
       }
       const text = await res.text();
       let parsed: unknown;
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {
-        throw new ApiError(res.status, 'WEFT_ERR_BAD_RESPONSE', `the control plane answered ${res.status} with a body that is not JSON`, text);
+        throw new ApiError(
+          res.status,
+          'WEFT_ERR_BAD_RESPONSE',
+          `the control plane answered ${res.status} with a body that is not JSON`,
+          text,
+        );
       }
       if (!res.ok) {
         const e = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-        throw new ApiError(res.status, e?.code ?? 'WEFT_ERR_API', e?.message ?? `HTTP ${res.status}`, parsed);
+        throw new ApiError(
+          res.status,
+          e?.code ?? 'WEFT_ERR_API',
+          e?.message ?? `HTTP ${res.status}`,
+          parsed,
+        );
       }
       return parsed as T;
     },

@@ -1,2 +1,8 @@
-export { startDemo, SEED_DIR, type RunningDemo, type DemoOptions, type DemoProcess } from './demo/demo.js';
+export {
+  startDemo,
+  SEED_DIR,
+  type RunningDemo,
+  type DemoOptions,
+  type DemoProcess,
+} from './demo/demo.js';
 export { buildProgram, main } from './main.js';

@@ -18,7 +18,8 @@ function collectLabel(v: string, prev: Record<string, string>): Record<string, s
 
 function port(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port number (0-65535)`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`"${v}" is not a port number (0-65535)`);
   return n;
 }
 
@@ -55,7 +56,11 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
 export function buildProgram(): Command {
   const program = new Command('weft')
     .description('Weft service mesh: control plane, proxies and CLI')
-    .addOption(new Option('--control <url>', 'control plane URL').default(DEFAULT_CONTROL).env('WEFT_CONTROL'))
+    .addOption(
+      new Option('--control <url>', 'control plane URL')
+        .default(DEFAULT_CONTROL)
+        .env('WEFT_CONTROL'),
+    )
     .showHelpAfterError()
     .exitOverride();
 
@@ -78,20 +83,33 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
     .option('--id <id>', 'proxy id shown by proxy-status')
     .option('--namespace <ns>', 'namespace of the gateway', 'default')
-    .option('--label <k=v>', 'gateway label (repeatable; default istio=ingressgateway)', collectLabel, {})
-    .action(async (o: { host: string; port: number; id?: string; namespace: string; label: Record<string, string> }) => {
-      const gw = await startGateway({
-        control: program.opts<{ control: string }>().control,
-        host: o.host,
-        port: o.port,
-        namespace: o.namespace,
-        labels: Object.keys(o.label).length > 0 ? o.label : { istio: 'ingressgateway' },
-        ...(o.id ? { id: o.id } : {}),
-      });
-      await gw.ready;
-      ready({ role: 'gateway', id: gw.id, port: gw.port });
-      process.exitCode = await untilSignal(() => gw.close());
-    });
+    .option(
+      '--label <k=v>',
+      'gateway label (repeatable; default istio=ingressgateway)',
+      collectLabel,
+      {},
+    )
+    .action(
+      async (o: {
+        host: string;
+        port: number;
+        id?: string;
+        namespace: string;
+        label: Record<string, string>;
+      }) => {
+        const gw = await startGateway({
+          control: program.opts<{ control: string }>().control,
+          host: o.host,
+          port: o.port,
+          namespace: o.namespace,
+          labels: Object.keys(o.label).length > 0 ? o.label : { istio: 'ingressgateway' },
+          ...(o.id ? { id: o.id } : {}),
+        });
+        await gw.ready;
+        ready({ role: 'gateway', id: gw.id, port: gw.port });
+        process.exitCode = await untilSignal(() => gw.close());
+      },
+    );
 
   program
     .command('sidecar')
@@ -107,25 +125,44 @@ export function buildProgram(): Command {
     .option('--label <k=v>', 'instance label, e.g. version=v1 (repeatable)', collectLabel, {})
     .option('--ttl <seconds>', 'registration lease TTL', positive, 10)
     .option('--probe-interval <ms>', 'how often to probe the app', positive, 1000)
-    .action(async (o: { service: string; appPort: number; appHost: string; host: string; inboundPort: number; outboundPort: number; id?: string; namespace: string; label: Record<string, string>; ttl: number; probeInterval: number }) => {
-      const sc = await startSidecar({
-        control: program.opts<{ control: string }>().control,
-        service: o.service,
-        namespace: o.namespace,
-        appPort: o.appPort,
-        appHost: o.appHost,
-        host: o.host,
-        inboundPort: o.inboundPort,
-        outboundPort: o.outboundPort,
-        labels: o.label,
-        ttlSeconds: Math.round(o.ttl),
-        probeIntervalMs: o.probeInterval,
-        ...(o.id ? { id: o.id } : {}),
-      });
-      await sc.ready;
-      ready({ role: 'sidecar', id: sc.id, inboundPort: sc.inboundPort, outboundPort: sc.outboundPort });
-      process.exitCode = await untilSignal(() => sc.close());
-    });
+    .action(
+      async (o: {
+        service: string;
+        appPort: number;
+        appHost: string;
+        host: string;
+        inboundPort: number;
+        outboundPort: number;
+        id?: string;
+        namespace: string;
+        label: Record<string, string>;
+        ttl: number;
+        probeInterval: number;
+      }) => {
+        const sc = await startSidecar({
+          control: program.opts<{ control: string }>().control,
+          service: o.service,
+          namespace: o.namespace,
+          appPort: o.appPort,
+          appHost: o.appHost,
+          host: o.host,
+          inboundPort: o.inboundPort,
+          outboundPort: o.outboundPort,
+          labels: o.label,
+          ttlSeconds: Math.round(o.ttl),
+          probeIntervalMs: o.probeInterval,
+          ...(o.id ? { id: o.id } : {}),
+        });
+        await sc.ready;
+        ready({
+          role: 'sidecar',
+          id: sc.id,
+          inboundPort: sc.inboundPort,
+          outboundPort: sc.outboundPort,
+        });
+        process.exitCode = await untilSignal(() => sc.close());
+      },
+    );
 
   program
     .command('apply')
@@ -143,9 +180,15 @@ export function buildProgram(): Command {
     .argument('[name]', 'one resource by name (config kinds) or one service (instances)')
     .option('-o, --output <format>', 'table, json or yaml', parseFormat, 'table' as const)
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action(async (what: string, name: string | undefined, o: { output: 'table' | 'json' | 'yaml'; namespace: string }) => {
-      process.exitCode = await getCommand(api(), what, name, o.output, o.namespace);
-    });
+    .action(
+      async (
+        what: string,
+        name: string | undefined,
+        o: { output: 'table' | 'json' | 'yaml'; namespace: string },
+      ) => {
+        process.exitCode = await getCommand(api(), what, name, o.output, o.namespace);
+      },
+    );
 
   program
     .command('delete')
@@ -173,19 +216,32 @@ export function buildProgram(): Command {
     .action(async (o: { port: number; dataDir?: string }) => {
       const say = (l: string) => process.stdout.write(`${l}\n`);
       say('Starting the Weft demo mesh…');
-      const demo = await startDemo({ port: o.port, ...(o.dataDir ? { dataDir: o.dataDir } : {}), say });
+      const demo = await startDemo({
+        port: o.port,
+        ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+        say,
+      });
       const g = `http://127.0.0.1:${demo.gatewayPort}`;
       say('');
       say('The mesh is up. Try:');
       say(`  curl -s -H 'Host: my-service' ${g}/user`);
-      say(`  curl -s -H 'Host: my-service' ${g}/order     # order calls user and stock through its sidecar`);
+      say(
+        `  curl -s -H 'Host: my-service' ${g}/order     # order calls user and stock through its sidecar`,
+      );
       say(`  curl -s -H 'Host: my-service' ${g}/stock`);
-      say(`  curl -si ${g}/user                            # no Host: my-service -> 404 from the gateway`);
+      say(
+        `  curl -si ${g}/user                            # no Host: my-service -> 404 from the gateway`,
+      );
       say(`  npx weft --control ${demo.controlUrl} get services`);
       say(`  npx weft --control ${demo.controlUrl} get routes`);
       say(`  npx weft --control ${demo.controlUrl} proxy-status`);
       say(`Logs: ${demo.dataDir}/logs   Stop with Ctrl-C.`);
-      ready({ role: 'demo', gatewayPort: demo.gatewayPort, controlUrl: demo.controlUrl, processes: demo.processes });
+      ready({
+        role: 'demo',
+        gatewayPort: demo.gatewayPort,
+        controlUrl: demo.controlUrl,
+        processes: demo.processes,
+      });
       process.exitCode = await untilSignal(async () => {
         say('Stopping…');
         await demo.stop();

@@ -39,13 +39,22 @@ function printViolations(vs: Violation[]): void {
   for (const v of vs) process.stderr.write(`${formatViolation(v)}\n`);
 }
 
-export async function applyCommand(api: Api, files: string[], opts: { dryRun?: boolean }): Promise<number> {
+export async function applyCommand(
+  api: Api,
+  files: string[],
+  opts: { dryRun?: boolean },
+): Promise<number> {
   const inputs = readInputs(files);
   try {
-    const r = await api.request<ApplyResult>('POST', '/v1/apply', { files: inputs, dryRun: opts.dryRun === true });
+    const r = await api.request<ApplyResult>('POST', '/v1/apply', {
+      files: inputs,
+      dryRun: opts.dryRun === true,
+    });
     printViolations(r.warnings);
     for (const x of r.results)
-      process.stdout.write(`${x.kind.toLowerCase()}/${x.name} ${x.action}${r.dryRun ? ' (dry run)' : ''}\n`);
+      process.stdout.write(
+        `${x.kind.toLowerCase()}/${x.name} ${x.action}${r.dryRun ? ' (dry run)' : ''}\n`,
+      );
     return 0;
   } catch (err) {
     if (err instanceof ApiError && err.code === 'WEFT_ERR_INVALID_CONFIG') {
@@ -70,45 +79,138 @@ interface ResourceItem {
 }
 
 const CONFIG_KINDS: Record<string, string> = {
-  virtualservice: 'VirtualService', virtualservices: 'VirtualService', vs: 'VirtualService',
-  destinationrule: 'DestinationRule', destinationrules: 'DestinationRule', dr: 'DestinationRule',
-  gateway: 'Gateway', gateways: 'Gateway', gw: 'Gateway',
+  virtualservice: 'VirtualService',
+  virtualservices: 'VirtualService',
+  vs: 'VirtualService',
+  destinationrule: 'DestinationRule',
+  destinationrules: 'DestinationRule',
+  dr: 'DestinationRule',
+  gateway: 'Gateway',
+  gateways: 'Gateway',
+  gw: 'Gateway',
 };
 
-export const GET_TARGETS = ['services', 'instances', 'routes', 'proxies', 'virtualservices', 'destinationrules', 'gateways'];
+export const GET_TARGETS = [
+  'services',
+  'instances',
+  'routes',
+  'proxies',
+  'virtualservices',
+  'destinationrules',
+  'gateways',
+];
 
-export async function getCommand(api: Api, what: string, name: string | undefined, format: OutputFormat, namespace: string): Promise<number> {
+export async function getCommand(
+  api: Api,
+  what: string,
+  name: string | undefined,
+  format: OutputFormat,
+  namespace: string,
+): Promise<number> {
   const w = what.toLowerCase();
   if (w === 'services' || w === 'service' || w === 'svc') {
-    const { items } = await api.request<{ items: { name: string; namespace: string; instances: number; healthy: number; versions: string[] }[] }>('GET', '/v1/services');
-    print(format, items, () => table(['namespace', 'name', 'instances', 'healthy', 'versions'], items.map((s) => [s.namespace, s.name, s.instances, s.healthy, s.versions.join(',') || '-'])));
+    const { items } = await api.request<{
+      items: {
+        name: string;
+        namespace: string;
+        instances: number;
+        healthy: number;
+        versions: string[];
+      }[];
+    }>('GET', '/v1/services');
+    print(format, items, () =>
+      table(
+        ['namespace', 'name', 'instances', 'healthy', 'versions'],
+        items.map((s) => [
+          s.namespace,
+          s.name,
+          s.instances,
+          s.healthy,
+          s.versions.join(',') || '-',
+        ]),
+      ),
+    );
     return 0;
   }
   if (w === 'instances' || w === 'instance' || w === 'inst') {
     const { items } = await api.request<{ items: Instance[] }>('GET', '/v1/instances');
     const shown = name ? items.filter((i) => i.service === name) : items;
-    print(format, shown, () => table(['namespace', 'service', 'id', 'address', 'healthy', 'labels'], shown.map((i) => [i.namespace, i.service, i.id, `${i.address}:${i.port}`, i.healthy ? 'yes' : 'NO', Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(',')])));
+    print(format, shown, () =>
+      table(
+        ['namespace', 'service', 'id', 'address', 'healthy', 'labels'],
+        shown.map((i) => [
+          i.namespace,
+          i.service,
+          i.id,
+          `${i.address}:${i.port}`,
+          i.healthy ? 'yes' : 'NO',
+          Object.entries(i.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        ]),
+      ),
+    );
     return 0;
   }
   if (w === 'routes' || w === 'route') {
-    const { items } = await api.request<{ items: { listener: string; virtualHost: string; domains: string[]; route: string; match: string; action: string }[] }>('GET', '/v1/routes');
-    print(format, items, () => table(['listener', 'virtual host', 'route', 'match', 'destination'], items.map((r) => [r.listener, r.virtualHost, r.route, r.match, r.action])));
+    const { items } = await api.request<{
+      items: {
+        listener: string;
+        virtualHost: string;
+        domains: string[];
+        route: string;
+        match: string;
+        action: string;
+      }[];
+    }>('GET', '/v1/routes');
+    print(format, items, () =>
+      table(
+        ['listener', 'virtual host', 'route', 'match', 'destination'],
+        items.map((r) => [r.listener, r.virtualHost, r.route, r.match, r.action]),
+      ),
+    );
     return 0;
   }
   if (w === 'proxies' || w === 'proxy' || w === 'proxy-status') {
     const r = await api.request<{ version?: number; items: ProxyStatus[] }>('GET', '/v1/proxies');
-    print(format, r, () => table(['proxy', 'role', 'acked', 'latest', 'status'], r.items.map((p) => [p.node.id, p.node.role, p.ackedVersion ?? '-', r.version ?? '-', p.nack ? `NACK ${p.nack.version}: ${p.nack.error}` : p.ackedVersion === r.version ? 'SYNCED' : 'STALE'])));
+    print(format, r, () =>
+      table(
+        ['proxy', 'role', 'acked', 'latest', 'status'],
+        r.items.map((p) => [
+          p.node.id,
+          p.node.role,
+          p.ackedVersion ?? '-',
+          r.version ?? '-',
+          p.nack
+            ? `NACK ${p.nack.version}: ${p.nack.error}`
+            : p.ackedVersion === r.version
+              ? 'SYNCED'
+              : 'STALE',
+        ]),
+      ),
+    );
     return 0;
   }
   const kind = CONFIG_KINDS[w];
   if (!kind) throw new Error(`unknown resource "${what}"; use one of ${GET_TARGETS.join(', ')}`);
   if (name) {
-    const item = await api.request<ResourceItem>('GET', `/v1/resources/${kind}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+    const item = await api.request<ResourceItem>(
+      'GET',
+      `/v1/resources/${kind}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`,
+    );
     print(format === 'table' ? 'yaml' : format, item, () => '');
     return 0;
   }
-  const { items } = await api.request<{ items: ResourceItem[] }>('GET', `/v1/resources?kind=${kind}`);
-  print(format, items, () => table(['namespace', 'name', 'hosts', 'revision'], items.map((i) => [i.metadata.namespace, i.metadata.name, hostsOf(i), i.status.modRevision])));
+  const { items } = await api.request<{ items: ResourceItem[] }>(
+    'GET',
+    `/v1/resources?kind=${kind}`,
+  );
+  print(format, items, () =>
+    table(
+      ['namespace', 'name', 'hosts', 'revision'],
+      items.map((i) => [i.metadata.namespace, i.metadata.name, hostsOf(i), i.status.modRevision]),
+    ),
+  );
   return 0;
 }
 
@@ -116,32 +218,47 @@ function hostsOf(i: ResourceItem): string {
   const s = i.spec;
   if (Array.isArray(s.hosts)) return (s.hosts as string[]).join(',');
   if (typeof s.host === 'string') return s.host;
-  if (Array.isArray(s.servers)) return (s.servers as { hosts?: string[] }[]).flatMap((x) => x.hosts ?? []).join(',');
+  if (Array.isArray(s.servers))
+    return (s.servers as { hosts?: string[] }[]).flatMap((x) => x.hosts ?? []).join(',');
   return '-';
 }
 
-export async function deleteCommand(api: Api, args: string[], opts: { filename?: string[]; namespace: string }): Promise<number> {
+export async function deleteCommand(
+  api: Api,
+  args: string[],
+  opts: { filename?: string[]; namespace: string },
+): Promise<number> {
   const targets: { kind: string; namespace: string; name: string }[] = [];
   if (opts.filename && opts.filename.length > 0) {
     // Deleting by file names what the file holds; the control plane parses it without applying.
-    const r = await api.request<ApplyResult>('POST', '/v1/apply', { files: readInputs(opts.filename), dryRun: true });
+    const r = await api.request<ApplyResult>('POST', '/v1/apply', {
+      files: readInputs(opts.filename),
+      dryRun: true,
+    });
     for (const x of r.results) targets.push({ kind: x.kind, namespace: x.namespace, name: x.name });
   } else {
     const [what, name] = args;
     const kind = what ? CONFIG_KINDS[what.toLowerCase()] : undefined;
-    if (!what || !name) throw new Error('usage: weft delete KIND NAME [-n NAMESPACE] | weft delete -f FILE');
+    if (!what || !name)
+      throw new Error('usage: weft delete KIND NAME [-n NAMESPACE] | weft delete -f FILE');
     if (what === 'instance' || what === 'instances') {
       await api.request('DELETE', `/v1/instances/${encodeURIComponent(name)}`);
       process.stdout.write(`instance/${name} deregistered\n`);
       return 0;
     }
-    if (!kind) throw new Error(`unknown kind "${what}"; use virtualservice, destinationrule, gateway or instance`);
+    if (!kind)
+      throw new Error(
+        `unknown kind "${what}"; use virtualservice, destinationrule, gateway or instance`,
+      );
     targets.push({ kind, namespace: opts.namespace, name });
   }
   let failed = 0;
   for (const t of targets) {
     try {
-      await api.request('DELETE', `/v1/resources/${t.kind}/${encodeURIComponent(t.namespace)}/${encodeURIComponent(t.name)}`);
+      await api.request(
+        'DELETE',
+        `/v1/resources/${t.kind}/${encodeURIComponent(t.namespace)}/${encodeURIComponent(t.name)}`,
+      );
       process.stdout.write(`${t.kind.toLowerCase()}/${t.name} deleted\n`);
     } catch (err) {
       failed++;

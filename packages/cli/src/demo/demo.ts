@@ -51,32 +51,66 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'weft-demo-'));
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const children: { child: Child; role: DemoProcess['role']; service?: string; instance?: string }[] = [];
+  const children: {
+    child: Child;
+    role: DemoProcess['role'];
+    service?: string;
+    instance?: string;
+  }[] = [];
   const node = process.execPath;
   const weft = (name: string, args: string[]) =>
-    spawnReady(name, node, [WEFT_BIN, ...args], { logFile: join(logDir, `${name}.log`), env: { WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'info' } });
+    spawnReady(name, node, [WEFT_BIN, ...args], {
+      logFile: join(logDir, `${name}.log`),
+      env: { WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'info' },
+    });
 
   const stop = async () => {
     // Apps and sidecars first, so sidecars deregister while the control plane still answers.
     const order = [...children].reverse();
     await Promise.all(order.filter((c) => c.role === 'app').map((c) => stopChild(c.child.child)));
-    await Promise.all(order.filter((c) => c.role === 'sidecar').map((c) => stopChild(c.child.child)));
-    await Promise.all(order.filter((c) => c.role === 'gateway').map((c) => stopChild(c.child.child)));
-    await Promise.all(order.filter((c) => c.role === 'control').map((c) => stopChild(c.child.child)));
+    await Promise.all(
+      order.filter((c) => c.role === 'sidecar').map((c) => stopChild(c.child.child)),
+    );
+    await Promise.all(
+      order.filter((c) => c.role === 'gateway').map((c) => stopChild(c.child.child)),
+    );
+    await Promise.all(
+      order.filter((c) => c.role === 'control').map((c) => stopChild(c.child.child)),
+    );
   };
 
   try {
-    const control = await weft('control', ['control', '--host', host, '--port', '0', '--data-dir', join(dataDir, 'store')]);
+    const control = await weft('control', [
+      'control',
+      '--host',
+      host,
+      '--port',
+      '0',
+      '--data-dir',
+      join(dataDir, 'store'),
+    ]);
     children.push({ child: control, role: 'control' });
     const controlUrl = `http://${host}:${String(control.ready.port)}`;
     say(`control plane   ${controlUrl}   (pid ${control.pid})`);
 
     const api = createApi(controlUrl);
     const file = join(SEED_DIR, 'virtual-service.yaml');
-    await api.request('POST', '/v1/apply', { files: [{ path: file, content: readFileSync(file, 'utf8') }] });
+    await api.request('POST', '/v1/apply', {
+      files: [{ path: file, content: readFileSync(file, 'utf8') }],
+    });
     say(`applied         ${file}`);
 
-    const gateway = await weft('gateway', ['gateway', '--control', controlUrl, '--host', host, '--port', String(opts.port), '--id', 'gateway']);
+    const gateway = await weft('gateway', [
+      'gateway',
+      '--control',
+      controlUrl,
+      '--host',
+      host,
+      '--port',
+      String(opts.port),
+      '--id',
+      'gateway',
+    ]);
     children.push({ child: gateway, role: 'gateway' });
     const gatewayPort = Number(gateway.ready.port);
     say(`gateway         http://${host}:${gatewayPort}   (pid ${gateway.pid})`);
@@ -88,20 +122,40 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
         const version = `v${i}`;
         const appPort = await freePort(host);
         const sidecar = await weft(`${instance}.sidecar`, [
-          'sidecar', '--control', controlUrl, '--service', service, '--id', instance,
-          '--app-port', String(appPort), '--host', host, '--label', `version=${version}`,
-          '--ttl', '5', '--probe-interval', '500',
+          'sidecar',
+          '--control',
+          controlUrl,
+          '--service',
+          service,
+          '--id',
+          instance,
+          '--app-port',
+          String(appPort),
+          '--host',
+          host,
+          '--label',
+          `version=${version}`,
+          '--ttl',
+          '5',
+          '--probe-interval',
+          '500',
         ]);
         children.push({ child: sidecar, role: 'sidecar', service, instance });
         const app = await spawnReady(instance, node, [join(SEED_DIR, 'service.mjs')], {
           logFile: join(logDir, `${instance}.log`),
           env: {
-            SERVICE: service, INSTANCE: instance, VERSION: version, PORT: String(appPort),
-            CALLS: calls.join(','), WEFT_OUTBOUND: `http://${host}:${String(sidecar.ready.outboundPort)}`,
+            SERVICE: service,
+            INSTANCE: instance,
+            VERSION: version,
+            PORT: String(appPort),
+            CALLS: calls.join(','),
+            WEFT_OUTBOUND: `http://${host}:${String(sidecar.ready.outboundPort)}`,
           },
         });
         children.push({ child: app, role: 'app', service, instance });
-        say(`${instance.padEnd(15)} app :${appPort} (pid ${app.pid}), sidecar in :${String(sidecar.ready.inboundPort)} out :${String(sidecar.ready.outboundPort)} (pid ${sidecar.pid})`);
+        say(
+          `${instance.padEnd(15)} app :${appPort} (pid ${app.pid}), sidecar in :${String(sidecar.ready.inboundPort)} out :${String(sidecar.ready.outboundPort)} (pid ${sidecar.pid})`,
+        );
       }
     }
     await waitForMesh(api, SEED_SERVICES.length * n);
@@ -133,10 +187,13 @@ async function waitForMesh(api: ReturnType<typeof createApi>, instances: number)
       api.request<{ items: unknown[] }>('GET', '/v1/instances'),
       api.request<{ version?: number; items: { ackedVersion?: number }[] }>('GET', '/v1/proxies'),
     ]);
-    const synced = proxies.items.length > 0 && proxies.items.every((p) => p.ackedVersion === proxies.version);
+    const synced =
+      proxies.items.length > 0 && proxies.items.every((p) => p.ackedVersion === proxies.version);
     if (inst.items.length >= instances && synced) return;
     if (Date.now() > deadline)
-      throw new Error(`the mesh did not settle: ${inst.items.length}/${instances} instances registered, proxies ${synced ? 'synced' : 'not synced'}`);
+      throw new Error(
+        `the mesh did not settle: ${inst.items.length}/${instances} instances registered, proxies ${synced ? 'synced' : 'not synced'}`,
+      );
     // The API has no push channel for "everything settled"; a short poll keeps this simple.
     await new Promise((r) => setTimeout(r, 100));
   }

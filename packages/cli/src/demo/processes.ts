@@ -34,7 +34,11 @@ export function spawnReady(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} did not become ready in ${opts.timeoutMs ?? 20_000} ms; log: ${opts.logFile}`));
+      reject(
+        new Error(
+          `${name} did not become ready in ${opts.timeoutMs ?? 20_000} ms; log: ${opts.logFile}`,
+        ),
+      );
     }, opts.timeoutMs ?? 20_000);
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -52,7 +56,11 @@ export function spawnReady(
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited before it was ready (${signal ?? `code ${code}`}):\n${tail.join('').trim().slice(-2000)}`));
+      reject(
+        new Error(
+          `${name} exited before it was ready (${signal ?? `code ${code}`}):\n${tail.join('').trim().slice(-2000)}`,
+        ),
+      );
     });
   });
 }

@@ -31,18 +31,30 @@ export function sendError(res: ServerResponse, err: HttpError): void {
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json'))
-    throw new HttpError(415, 'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    throw new HttpError(
+      415,
+      'WEFT_ERR_UNSUPPORTED_MEDIA_TYPE',
+      'send the body as application/json',
+    );
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit)
-      throw new HttpError(413, 'WEFT_ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`);
+      throw new HttpError(
+        413,
+        'WEFT_ERR_BODY_TOO_LARGE',
+        `request body is larger than ${limit} bytes`,
+      );
     chunks.push(chunk);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (err) {
-    throw new HttpError(400, 'WEFT_ERR_BAD_JSON', `request body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError(
+      400,
+      'WEFT_ERR_BAD_JSON',
+      `request body is not valid JSON: ${(err as Error).message}`,
+    );
   }
 }

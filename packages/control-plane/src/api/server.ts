@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { InstanceRegistration, Snapshot, Violation } from '@weft/model';
 import type { ControlPlane } from '../control-plane.js';
 import type { SnapshotHub } from '../distribute/hub.js';
-import { configKey, CONFIG_PREFIX } from '../keys.js';
+import { configKey } from '../keys.js';
 import type { Logger } from '../log.js';
 import { Registry, RegistryError } from '../registry/registry.js';
 import { loadSources } from '../sources/yaml.js';
@@ -28,7 +28,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => 
 export interface ApplyResult {
   revision: number;
   dryRun: boolean;
-  results: { kind: string; namespace: string; name: string; action: 'created' | 'configured' | 'unchanged' }[];
+  results: {
+    kind: string;
+    namespace: string;
+    name: string;
+    action: 'created' | 'configured' | 'unchanged';
+  }[];
   warnings: Violation[];
 }
 
@@ -38,8 +43,16 @@ export function createApiServer(opts: ApiOptions): Server {
 
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { ok: true })],
-    ['GET', /^\/v1\/snapshot$/, async (_q, res) => sendJson(res, 200, requireSnapshot(cp.snapshot()))],
-    ['POST', /^\/v1\/apply$/, async (req, res) => sendJson(res, 200, await apply(cp, await readJson(req, MAX_APPLY_BYTES)))],
+    [
+      'GET',
+      /^\/v1\/snapshot$/,
+      async (_q, res) => sendJson(res, 200, requireSnapshot(cp.snapshot())),
+    ],
+    [
+      'POST',
+      /^\/v1\/apply$/,
+      async (req, res) => sendJson(res, 200, await apply(cp, await readJson(req, MAX_APPLY_BYTES))),
+    ],
     [
       'GET',
       /^\/v1\/resources$/,
@@ -50,7 +63,10 @@ export function createApiServer(opts: ApiOptions): Server {
           .resources()
           .filter((c) => !kind || c.resource.kind === kind)
           .sort((a, b) => resKey(a.resource).localeCompare(resKey(b.resource)))
-          .map((c) => ({ ...c.resource, status: { createRevision: c.createRevision, modRevision: c.modRevision } }));
+          .map((c) => ({
+            ...c.resource,
+            status: { createRevision: c.createRevision, modRevision: c.modRevision },
+          }));
         sendJson(res, 200, { items });
       },
     ],
@@ -84,9 +100,15 @@ export function createApiServer(opts: ApiOptions): Server {
     [
       'GET',
       /^\/v1\/instances$/,
-      async (_q, res) => sendJson(res, 200, { items: cp.instanceList().sort((a, b) => a.id.localeCompare(b.id)) }),
+      async (_q, res) =>
+        sendJson(res, 200, { items: cp.instanceList().sort((a, b) => a.id.localeCompare(b.id)) }),
     ],
-    ['PUT', /^\/v1\/instances\/([^/]+)\/heartbeat$/, async (_q, res, [id]) => sendJson(res, 200, await registry.heartbeat(decodeURIComponent(id ?? '')))],
+    [
+      'PUT',
+      /^\/v1\/instances\/([^/]+)\/heartbeat$/,
+      async (_q, res, [id]) =>
+        sendJson(res, 200, await registry.heartbeat(decodeURIComponent(id ?? ''))),
+    ],
     [
       'PUT',
       /^\/v1\/instances\/([^/]+)\/health$/,
@@ -106,8 +128,17 @@ export function createApiServer(opts: ApiOptions): Server {
       },
     ],
     ['GET', /^\/v1\/services$/, async (_q, res) => sendJson(res, 200, { items: services(cp) })],
-    ['GET', /^\/v1\/routes$/, async (_q, res) => sendJson(res, 200, { items: routeRows(requireSnapshot(cp.snapshot())) })],
-    ['GET', /^\/v1\/proxies$/, async (_q, res) => sendJson(res, 200, { version: cp.snapshot()?.version, items: hub.statuses() })],
+    [
+      'GET',
+      /^\/v1\/routes$/,
+      async (_q, res) => sendJson(res, 200, { items: routeRows(requireSnapshot(cp.snapshot())) }),
+    ],
+    [
+      'GET',
+      /^\/v1\/proxies$/,
+      async (_q, res) =>
+        sendJson(res, 200, { version: cp.snapshot()?.version, items: hub.statuses() }),
+    ],
   ];
 
   const server = createServer((req, res) => {
@@ -117,7 +148,11 @@ export function createApiServer(opts: ApiOptions): Server {
     const run = async (): Promise<void> => {
       if (!route) {
         if (matching.length > 0)
-          throw new HttpError(405, 'WEFT_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${matching.map(([m]) => m).join(', ')}`);
+          throw new HttpError(
+            405,
+            'WEFT_ERR_METHOD_NOT_ALLOWED',
+            `${req.method} is not allowed on ${path}; use ${matching.map(([m]) => m).join(', ')}`,
+          );
         throw new HttpError(404, 'WEFT_ERR_NOT_FOUND', `no API endpoint at ${path}`);
       }
       const params = route[1].exec(path)?.slice(1) ?? [];
@@ -125,7 +160,8 @@ export function createApiServer(opts: ApiOptions): Server {
     };
     run().catch((err: unknown) => {
       const e = toHttpError(err);
-      if (e.status >= 500) log.error({ err: (err as Error)?.stack ?? String(err), path }, 'API request failed');
+      if (e.status >= 500)
+        log.error({ err: (err as Error)?.stack ?? String(err), path }, 'API request failed');
       if (!res.headersSent) sendError(res, e);
       else res.destroy();
     });
@@ -135,7 +171,8 @@ export function createApiServer(opts: ApiOptions): Server {
     else socket.destroy();
   });
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
   });
   return server;
@@ -155,19 +192,31 @@ export async function listenApi(server: Server, host: string, port: number): Pro
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof RegistryError)
-    return new HttpError(err.code === 'WEFT_ERR_INSTANCE_NOT_FOUND' ? 404 : 400, err.code, err.message);
+    return new HttpError(
+      err.code === 'WEFT_ERR_INSTANCE_NOT_FOUND' ? 404 : 400,
+      err.code,
+      err.message,
+    );
   if (err instanceof StoreError) {
     if (err.code === 'WEFT_ERR_LEASE_NOT_FOUND') return new HttpError(404, err.code, err.message);
     if (err.code === 'WEFT_ERR_TXN_CONFLICT') return new HttpError(409, err.code, err.message);
     return new HttpError(503, err.code, err.message);
   }
-  return new HttpError(500, 'WEFT_ERR_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`);
+  return new HttpError(
+    500,
+    'WEFT_ERR_INTERNAL',
+    `internal error: ${(err as Error)?.message ?? String(err)}`,
+  );
 }
 
 function mustKind(name: string) {
   const kind = canonicalKind(name);
   if (!kind)
-    throw new HttpError(400, 'WEFT_ERR_UNKNOWN_KIND', `unknown kind "${name}"; Weft serves ${KINDS.join(', ')}`);
+    throw new HttpError(
+      400,
+      'WEFT_ERR_UNKNOWN_KIND',
+      `unknown kind "${name}"; Weft serves ${KINDS.join(', ')}`,
+    );
   return kind;
 }
 
@@ -176,7 +225,12 @@ function notFound(kind?: string, ns?: string, name?: string): HttpError {
 }
 
 function requireSnapshot(s: Snapshot | undefined): Snapshot {
-  if (!s) throw new HttpError(503, 'WEFT_ERR_NO_SNAPSHOT', 'the control plane has not built a snapshot yet');
+  if (!s)
+    throw new HttpError(
+      503,
+      'WEFT_ERR_NO_SNAPSHOT',
+      'the control plane has not built a snapshot yet',
+    );
   return s;
 }
 
@@ -187,20 +241,38 @@ function resKey(r: { kind: string; metadata: { namespace: string; name: string }
 async function apply(cp: ControlPlane, body: unknown): Promise<ApplyResult> {
   const b = body as { files?: unknown; dryRun?: unknown };
   if (!Array.isArray(b?.files) || b.files.length === 0)
-    throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', 'body must be {"files": [{"path": "...", "content": "..."}], "dryRun"?: bool}');
+    throw new HttpError(
+      400,
+      'WEFT_ERR_BAD_REQUEST',
+      'body must be {"files": [{"path": "...", "content": "..."}], "dryRun"?: bool}',
+    );
   const inputs = b.files.map((f: unknown, i: number) => {
     const ff = f as { path?: unknown; content?: unknown };
     if (typeof ff?.path !== 'string' || typeof ff?.content !== 'string')
-      throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', `files[${i}] needs string "path" and "content"`);
+      throw new HttpError(
+        400,
+        'WEFT_ERR_BAD_REQUEST',
+        `files[${i}] needs string "path" and "content"`,
+      );
     return { path: ff.path, text: ff.content };
   });
   const { resources, violations } = loadSources(inputs);
   const errors = violations.filter((v) => v.severity === 'error');
   const warnings = violations.filter((v) => v.severity !== 'error');
   if (errors.length > 0)
-    throw new HttpError(400, 'WEFT_ERR_INVALID_CONFIG', `${errors.length} error(s); nothing was applied`, { errors, warnings });
+    throw new HttpError(
+      400,
+      'WEFT_ERR_INVALID_CONFIG',
+      `${errors.length} error(s); nothing was applied`,
+      { errors, warnings },
+    );
   if (resources.length === 0)
-    throw new HttpError(400, 'WEFT_ERR_NOTHING_TO_APPLY', 'the files hold no Weft resource; nothing was applied', { errors: [], warnings });
+    throw new HttpError(
+      400,
+      'WEFT_ERR_NOTHING_TO_APPLY',
+      'the files hold no Weft resource; nothing was applied',
+      { errors: [], warnings },
+    );
 
   const ops: TxnOp[] = [];
   const results: ApplyResult['results'] = [];
@@ -214,15 +286,25 @@ async function apply(cp: ControlPlane, body: unknown): Promise<ApplyResult> {
   }
   const dryRun = b.dryRun === true;
   // One txn: the whole apply lands at one revision, or nothing does.
-  const revision = dryRun || ops.length === 0 ? await cp.store.revision() : (await cp.store.txn(ops)).revision;
+  const revision =
+    dryRun || ops.length === 0 ? await cp.store.revision() : (await cp.store.txn(ops)).revision;
   return { revision, dryRun, results, warnings };
 }
 
 function services(cp: ControlPlane) {
-  const by = new Map<string, { name: string; namespace: string; instances: number; healthy: number; versions: Set<string> }>();
+  const by = new Map<
+    string,
+    { name: string; namespace: string; instances: number; healthy: number; versions: Set<string> }
+  >();
   for (const i of cp.instanceList()) {
     const k = `${i.namespace}/${i.service}`;
-    const s = by.get(k) ?? { name: i.service, namespace: i.namespace, instances: 0, healthy: 0, versions: new Set<string>() };
+    const s = by.get(k) ?? {
+      name: i.service,
+      namespace: i.namespace,
+      instances: 0,
+      healthy: 0,
+      versions: new Set<string>(),
+    };
     s.instances++;
     if (i.healthy) s.healthy++;
     if (i.labels.version) s.versions.add(i.labels.version);
@@ -235,7 +317,14 @@ function services(cp: ControlPlane) {
 }
 
 function routeRows(s: Snapshot) {
-  const rows: { listener: string; virtualHost: string; domains: string[]; route: string; match: string; action: string }[] = [];
+  const rows: {
+    listener: string;
+    virtualHost: string;
+    domains: string[];
+    route: string;
+    match: string;
+    action: string;
+  }[] = [];
   const add = (listener: string, vhs: Snapshot['mesh']['virtualHosts']) => {
     for (const vh of vhs)
       for (const r of vh.routes)
@@ -247,7 +336,12 @@ function routeRows(s: Snapshot) {
           match: r.matches.length === 0 ? '*' : r.matches.map(describeMatch).join(' | '),
           action:
             r.action.type === 'route'
-              ? r.action.destinations.map((d) => `${d.host}${d.subset ? `:${d.subset}` : ''}${r.action.type === 'route' && r.action.destinations.length > 1 ? ` (${d.weight})` : ''}`).join(', ')
+              ? r.action.destinations
+                  .map(
+                    (d) =>
+                      `${d.host}${d.subset ? `:${d.subset}` : ''}${r.action.type === 'route' && r.action.destinations.length > 1 ? ` (${d.weight})` : ''}`,
+                  )
+                  .join(', ')
               : r.action.type === 'redirect'
                 ? `redirect ${r.action.code}`
                 : `direct ${r.action.status}`,
@@ -258,12 +352,15 @@ function routeRows(s: Snapshot) {
   return rows;
 }
 
-function describeMatch(m: Snapshot['mesh']['virtualHosts'][number]['routes'][number]['matches'][number]): string {
+function describeMatch(
+  m: Snapshot['mesh']['virtualHosts'][number]['routes'][number]['matches'][number],
+): string {
   const parts: string[] = [];
   const sm = (x: { exact: string } | { prefix: string } | { regex: string }) =>
     'exact' in x ? `=${x.exact}` : 'prefix' in x ? `${x.prefix}*` : `~${x.regex}`;
   if (m.uri) parts.push(`uri ${sm(m.uri)}`);
   if (m.method) parts.push(`method ${sm(m.method)}`);
-  for (const [k, v] of Object.entries(m.headers ?? {})) parts.push(`${k} ${'present' in v ? 'present' : sm(v)}`);
+  for (const [k, v] of Object.entries(m.headers ?? {}))
+    parts.push(`${k} ${'present' in v ? 'present' : sm(v)}`);
   return parts.join(' & ') || '*';
 }

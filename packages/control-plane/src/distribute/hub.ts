@@ -80,7 +80,13 @@ export class SnapshotHub {
         if (!n || typeof n.id !== 'string' || (n.role !== 'gateway' && n.role !== 'sidecar'))
           return this.reject(conn, 'hello needs node.id and node.role (gateway or sidecar)');
         conn.status = {
-          node: { id: n.id, role: n.role, namespace: n.namespace ?? 'default', labels: n.labels ?? {}, ...(n.service ? { service: n.service } : {}) },
+          node: {
+            id: n.id,
+            role: n.role,
+            namespace: n.namespace ?? 'default',
+            labels: n.labels ?? {},
+            ...(n.service ? { service: n.service } : {}),
+          },
           connectedAt: new Date().toISOString(),
           ...(typeof msg.version === 'number' ? { ackedVersion: msg.version } : {}),
         };
@@ -97,7 +103,10 @@ export class SnapshotHub {
           delete conn.status.nack;
         } else {
           conn.status.nack = { version: msg.version, error: String(msg.error) };
-          this.log.error({ proxy: conn.status.node.id, version: msg.version, error: msg.error }, 'proxy rejected snapshot');
+          this.log.error(
+            { proxy: conn.status.node.id, version: msg.version, error: msg.error },
+            'proxy rejected snapshot',
+          );
         }
         const waiters = [...this.ackWaiters];
         this.ackWaiters.clear();

@@ -32,7 +32,10 @@ export function validateRegistration(r: InstanceRegistration): string[] {
     problems.push('port: must be an integer from 1 to 65535');
   if (r.id !== undefined && (typeof r.id !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(r.id)))
     problems.push('id: letters, digits, ".", "_" and "-" only, at most 128');
-  if (r.ttlSeconds !== undefined && (!Number.isInteger(r.ttlSeconds) || r.ttlSeconds < 1 || r.ttlSeconds > 3600))
+  if (
+    r.ttlSeconds !== undefined &&
+    (!Number.isInteger(r.ttlSeconds) || r.ttlSeconds < 1 || r.ttlSeconds > 3600)
+  )
     problems.push('ttlSeconds: must be an integer from 1 to 3600');
   if (r.weight !== undefined && (!Number.isInteger(r.weight) || r.weight < 1 || r.weight > 1000))
     problems.push('weight: must be an integer from 1 to 1000');
@@ -56,7 +59,8 @@ export class Registry {
 
   async register(r: InstanceRegistration): Promise<Instance> {
     const problems = validateRegistration(r);
-    if (problems.length > 0) throw new RegistryError('WEFT_ERR_BAD_REGISTRATION', problems.join('; '));
+    if (problems.length > 0)
+      throw new RegistryError('WEFT_ERR_BAD_REGISTRATION', problems.join('; '));
     const namespace = r.namespace ?? DEFAULT_NAMESPACE;
     const id = r.id ?? `${r.service}-${randomBytes(4).toString('hex')}`;
     const lease = await this.store.grantLease(r.ttlSeconds ?? DEFAULT_TTL_SECONDS);
@@ -100,11 +104,9 @@ export class Registry {
     if (inst.healthy === healthy) return inst;
     const { leaseId: lease, revision: _r, ...rest } = inst;
     const stored: Stored = { ...rest, healthy };
-    const { revision } = await this.store.put(
-      instanceKey(inst.id),
-      JSON.stringify(stored),
-      { lease },
-    );
+    const { revision } = await this.store.put(instanceKey(inst.id), JSON.stringify(stored), {
+      lease,
+    });
     return { ...stored, leaseId: lease, revision };
   }
 
@@ -117,7 +119,11 @@ export class Registry {
 
   private async mustFind(id: string): Promise<Instance> {
     const inst = await this.find(id);
-    if (!inst) throw new RegistryError('WEFT_ERR_INSTANCE_NOT_FOUND', `no instance with id "${id}" (its lease may have expired)`);
+    if (!inst)
+      throw new RegistryError(
+        'WEFT_ERR_INSTANCE_NOT_FOUND',
+        `no instance with id "${id}" (its lease may have expired)`,
+      );
     return inst;
   }
 }

@@ -74,7 +74,9 @@ describe('translate', () => {
     assert.ok(vh);
     assert.equal(vh.routes.length, 1);
     assert.deepEqual(vh.routes[0]?.matches, []);
-    const cluster = snap.clusters.find((c) => c.name === 'outbound|||user.default.svc.cluster.local');
+    const cluster = snap.clusters.find(
+      (c) => c.name === 'outbound|||user.default.svc.cluster.local',
+    );
     assert.equal(cluster?.endpoints.length, 2);
   });
 
@@ -95,7 +97,9 @@ describe('translate', () => {
 
   it('builds one cluster per subset with only the endpoints whose labels match', () => {
     const snap = translate(inputFor('weights-subsets'));
-    const v2 = snap.clusters.find((c) => c.name === 'outbound||v2|reviews.default.svc.cluster.local');
+    const v2 = snap.clusters.find(
+      (c) => c.name === 'outbound||v2|reviews.default.svc.cluster.local',
+    );
     assert.deepEqual(
       v2?.endpoints.map((e) => e.id),
       ['reviews-v2-a'],

@@ -84,7 +84,9 @@ export function translate(input: TranslateInput): Snapshot {
             ...(s.port.name !== undefined ? { name: s.port.name } : {}),
           },
           // `ns/host` restricts which namespaces may bind; Weft binds by gateway name only.
-          hosts: s.hosts.map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase()),
+          hosts: s.hosts.map((h) =>
+            (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase(),
+          ),
         })),
         virtualHosts: mergeGatewayHosts(bound.map(toVirtualHost)),
       };
@@ -195,7 +197,8 @@ function toAction(r: HttpRouteIn, ns: string): Route['action'] {
   if (r.directResponse) {
     const body = r.directResponse.body;
     const text =
-      body?.string ?? (body?.bytes !== undefined ? Buffer.from(body.bytes, 'base64').toString() : undefined);
+      body?.string ??
+      (body?.bytes !== undefined ? Buffer.from(body.bytes, 'base64').toString() : undefined);
     return {
       type: 'direct',
       status: r.directResponse.status,
@@ -230,8 +233,10 @@ function toAction(r: HttpRouteIn, ns: string): Route['action'] {
       .filter((s) => s.length > 0);
     const codes = parts.filter((p) => /^\d{3}$/.test(p)).map(Number);
     const retryOn = parts.filter((p) => !/^\d{3}$/.test(p));
-    if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn.push('retriable-status-codes');
-    const per = r.retries.perTryTimeout !== undefined ? parseDurationMs(r.retries.perTryTimeout) : undefined;
+    if (codes.length > 0 && !retryOn.includes('retriable-status-codes'))
+      retryOn.push('retriable-status-codes');
+    const per =
+      r.retries.perTryTimeout !== undefined ? parseDurationMs(r.retries.perTryTimeout) : undefined;
     action.retries = {
       attempts: r.retries.attempts ?? 0,
       retryOn,
@@ -350,7 +355,8 @@ function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn
     byService.set(fqdn, list);
   }
   // A DestinationRule may name a host before any instance registers: its clusters exist, empty.
-  for (const host of drs.keys()) if (serviceOf(host) && !byService.has(host)) byService.set(host, []);
+  for (const host of drs.keys())
+    if (serviceOf(host) && !byService.has(host)) byService.set(host, []);
 
   const out: Cluster[] = [];
   for (const fqdn of [...byService.keys()].sort()) {

@@ -68,7 +68,10 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
         markReady();
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
-        opts.log('error', 'rejected snapshot; keeping the last good one', { version: msg.version, error });
+        opts.log('error', 'rejected snapshot; keeping the last good one', {
+          version: msg.version,
+          error,
+        });
         send({ type: 'nack', version: msg.version, error });
       }
     });

@@ -35,7 +35,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     labels: opts.labels ?? { istio: 'ingressgateway' },
   };
   const dp = createDataPlane({ node, log });
-  const listener = await listen(dp.gatewayHandler(), { host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
+  const listener = await listen(dp.gatewayHandler(), {
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 8080,
+  });
   const stream = connectSnapshotStream({
     control: opts.control,
     node,

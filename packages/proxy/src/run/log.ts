@@ -1,6 +1,10 @@
 import { pino } from 'pino';
 
-export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+export type LogFn = (
+  level: 'info' | 'warn' | 'error',
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 /** JSON logs on stderr, so stdout stays free for a command's own output. */
 export function createLog(name: string): LogFn {

@@ -87,7 +87,11 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     probe: () => probeTcp(appHost, opts.appPort),
     probeIntervalMs: opts.probeIntervalMs ?? 1_000,
   });
-  log('info', 'sidecar listening', { inbound: inbound.port, outbound: outbound.port, app: opts.appPort });
+  log('info', 'sidecar listening', {
+    inbound: inbound.port,
+    outbound: outbound.port,
+    app: opts.appPort,
+  });
 
   return {
     id,
@@ -153,7 +157,8 @@ function startLifecycle(o: {
 
   const register = async () => {
     const r = await o.api.call('POST', '/v1/instances', { ...o.registration });
-    if (r.status !== 201) throw new Error(`registration refused (${r.status}): ${JSON.stringify(r.body)}`);
+    if (r.status !== 201)
+      throw new Error(`registration refused (${r.status}): ${JSON.stringify(r.body)}`);
     registered = true;
     healthy = true;
     o.log('info', 'registered', { id });
@@ -197,7 +202,11 @@ function startLifecycle(o: {
       const next = ok ? true : failures >= PROBE_FAILURES_TO_UNHEALTHY ? false : healthy;
       if (next === healthy || stopped) return;
       healthy = next;
-      o.log(next ? 'info' : 'warn', next ? 'app is healthy again' : 'app stopped answering; reported unhealthy', { id });
+      o.log(
+        next ? 'info' : 'warn',
+        next ? 'app is healthy again' : 'app stopped answering; reported unhealthy',
+        { id },
+      );
       await o.api.call('PUT', `${path}/health`, { healthy: next }).catch(() => undefined);
     });
   }, o.probeIntervalMs);
