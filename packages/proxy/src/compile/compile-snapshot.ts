@@ -1,0 +1,429 @@
+// Snapshot -> RouteTable. Pure apart from the health tracker it is handed (whose records
+// the new table shares with the old one). Anything it cannot compile throws a CompileError
+// naming the field, and the caller NACKs the snapshot and keeps its current table.
+
+import type {
+  Cluster,
+  DirectResponseAction,
+  GatewayConfig,
+  ProxyNode,
+  RedirectAction,
+  Route,
+  RouteAction,
+  Snapshot,
+  VirtualHost,
+  WeightedDestination,
+} from '@weft/model';
+import { createClusterLoadBalancer } from '../lb/registry.js';
+import type { EndpointState } from '../lb/types.js';
+import type { HealthTracker } from '../outlier/health-tracker.js';
+import { at, CompileError } from '../routing/compile-error.js';
+import { createHostTable, normalizeHost } from '../routing/host-table.js';
+import { compileMatchBlocks } from '../routing/match-block.js';
+import { compileHeaderOps } from './header-ops.js';
+import { compileRetryPolicy } from './retry-policy.js';
+import type {
+  CompiledAction,
+  CompiledDestination,
+  CompiledRoute,
+  CompiledVirtualHost,
+  RouteTable,
+  RuntimeCluster,
+} from './types.js';
+
+export interface CompileOptions {
+  node: ProxyNode;
+  /** Shared across compiles so that ejections survive snapshot swaps. */
+  health: HealthTracker;
+}
+
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+
+export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): RouteTable {
+  if (typeof snapshot !== 'object' || snapshot === null) {
+    throw new CompileError('', 'the snapshot is not an object');
+  }
+  if (!Number.isFinite(snapshot.version)) throw new CompileError('version', 'must be a number');
+  const warnings: string[] = [];
+  const warn = (msg: string) => void warnings.push(msg);
+
+  const clusters = new Map<string, RuntimeCluster>();
+  const endpointKeys = new Set<string>();
+  for (const [i, c] of list(snapshot.clusters, 'clusters').entries()) {
+    const rc = at(`clusters[${i}]`, () => compileCluster(c, opts.health));
+    if (clusters.has(rc.name))
+      throw new CompileError(`clusters[${i}].name`, `duplicate cluster "${rc.name}"`);
+    clusters.set(rc.name, rc);
+    for (const e of rc.endpoints) endpointKeys.add(e.key);
+  }
+
+  const ctx: VhostContext = { clusters, warn };
+
+  const mesh = at('mesh', () => {
+    if (typeof snapshot.mesh !== 'object' || snapshot.mesh === null)
+      throw new Error('must be an object');
+    const vhosts = list(snapshot.mesh.virtualHosts, 'virtualHosts').map((vh, i) =>
+      at(`virtualHosts[${i}]`, () => ({
+        domains: domainsOf(vh),
+        value: compileVirtualHost(vh, ctx),
+      })),
+    );
+    return buildHostTable(vhosts, 'mesh', warn);
+  });
+
+  const gatewayNames: string[] = [];
+  const gatewayHosts: Array<{ domains: string[]; value: CompiledVirtualHost }> = [];
+  for (const [gi, gw] of list(snapshot.gateways, 'gateways').entries()) {
+    at(`gateways[${gi}]`, () => {
+      if (!selects(gw, opts.node)) return;
+      gatewayNames.push(gw.name);
+      const patterns = serverHosts(gw);
+      for (const [vi, vh] of list(gw.virtualHosts, 'virtualHosts').entries()) {
+        at(`virtualHosts[${vi}]`, () => {
+          const domains = intersectHosts(domainsOf(vh), patterns);
+          if (domains.length === 0) {
+            warn(
+              `gateway ${gw.name}: virtual host ${vh.name} has no host the gateway's servers accept`,
+            );
+            return;
+          }
+          gatewayHosts.push({ domains, value: compileVirtualHost(vh, ctx) });
+        });
+      }
+    });
+  }
+  const gateway = buildHostTable(gatewayHosts, 'gateway', warn);
+
+  return {
+    version: snapshot.version,
+    gateway,
+    mesh,
+    clusters,
+    gateways: gatewayNames,
+    endpointKeys,
+    health: opts.health,
+    warnings,
+  };
+}
+
+interface VhostContext {
+  clusters: ReadonlyMap<string, RuntimeCluster>;
+  warn: (msg: string) => void;
+}
+
+function buildHostTable(
+  entries: Array<{ domains: string[]; value: CompiledVirtualHost }>,
+  which: string,
+  warn: (msg: string) => void,
+) {
+  const { table, duplicates } = createHostTable(entries);
+  for (const d of duplicates)
+    warn(`${which}: domain "${d}" is claimed by more than one virtual host; the first wins`);
+  return table;
+}
+
+function compileCluster(c: Cluster, health: HealthTracker): RuntimeCluster {
+  if (typeof c !== 'object' || c === null) throw new Error('must be an object');
+  if (typeof c.name !== 'string' || c.name === '')
+    throw new CompileError('name', 'must be a non-empty string');
+  const endpoints: EndpointState[] = list(c.endpoints, 'endpoints').map((e, i) =>
+    at(`endpoints[${i}]`, () => {
+      if (typeof e.address !== 'string' || e.address === '') {
+        throw new CompileError('address', 'must be a non-empty string');
+      }
+      if (!Number.isInteger(e.port) || e.port <= 0 || e.port > 65535) {
+        throw new CompileError('port', `${String(e.port)} is not a port number`);
+      }
+      const weight = e.weight ?? 1;
+      if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
+        throw new CompileError('weight', `${String(weight)} must be a number > 0`);
+      }
+      const key = endpointKey(e.address, e.port);
+      return {
+        id: typeof e.id === 'string' ? e.id : key,
+        address: e.address,
+        port: e.port,
+        key,
+        weight,
+        healthy: e.healthy !== false,
+        labels: e.labels ?? {},
+        outlier: health.record(key),
+      };
+    }),
+  );
+  const { algorithm, lb } = at('lb', () => createClusterLoadBalancer(c.lb, endpoints));
+  return {
+    name: c.name,
+    service: typeof c.service === 'string' && c.service !== '' ? c.service : c.name,
+    subset: c.subset,
+    policy: c.lb,
+    algorithm,
+    endpoints,
+    lb,
+  };
+}
+
+export function endpointKey(address: string, port: number): string {
+  return address.includes(':') && !address.startsWith('[')
+    ? `[${address}]:${port}`
+    : `${address}:${port}`;
+}
+
+function domainsOf(vh: VirtualHost): string[] {
+  return at('domains', () =>
+    list(vh.domains, 'domains').map((d, i) => {
+      if (typeof d !== 'string' || d === '')
+        throw new CompileError(`[${i}]`, 'must be a non-empty string');
+      return d.toLowerCase();
+    }),
+  );
+}
+
+function compileVirtualHost(vh: VirtualHost, ctx: VhostContext): CompiledVirtualHost {
+  if (typeof vh !== 'object' || vh === null) throw new Error('must be an object');
+  const routes = list(vh.routes, 'routes').map((r, i) =>
+    at(`routes[${i}]`, () => compileRoute(r, ctx)),
+  );
+  return { name: typeof vh.name === 'string' ? vh.name : '', routes };
+}
+
+function compileRoute(r: Route, ctx: VhostContext): CompiledRoute {
+  if (typeof r !== 'object' || r === null) throw new Error('must be an object');
+  const blocks = compileMatchBlocks(list(r.matches ?? [], 'matches'));
+  const action = at('action', () => compileAction(r, ctx));
+  const response = compileHeaderOps(
+    [{ path: 'headers.response', ops: r.headers?.response }],
+    'response',
+    ctx.warn,
+  );
+  return { id: String(r.id), name: r.name, blocks, action, response };
+}
+
+function compileAction(r: Route, ctx: VhostContext): CompiledAction {
+  const a = r.action;
+  if (typeof a !== 'object' || a === null) throw new Error('must be an object');
+  switch (a.type) {
+    case 'route':
+      return compileForward(r, a, ctx);
+    case 'redirect':
+      return compileRedirect(a);
+    case 'direct':
+      return compileDirect(a);
+    default:
+      throw new CompileError(
+        'type',
+        `unknown action type "${String((a as { type: unknown }).type)}"`,
+      );
+  }
+}
+
+function compileForward(r: Route, a: RouteAction, ctx: VhostContext): CompiledAction {
+  const given = list(a.destinations, 'destinations');
+  if (given.length === 0)
+    throw new CompileError('destinations', 'a route needs at least one destination');
+  for (const [i, d] of given.entries()) {
+    if (typeof d !== 'object' || d === null)
+      throw new CompileError(`destinations[${i}]`, 'must be an object');
+    if (typeof d.weight !== 'number' || !Number.isFinite(d.weight) || d.weight < 0) {
+      throw new CompileError(
+        `destinations[${i}].weight`,
+        `${String(d.weight)} must be a number >= 0`,
+      );
+    }
+    if (typeof d.cluster !== 'string' || d.cluster === '') {
+      throw new CompileError(`destinations[${i}].cluster`, 'must be a non-empty string');
+    }
+  }
+  // Istio: one destination takes 100% whatever its weight; with several, weight 0 drops one.
+  const kept = given.length === 1 ? given : given.filter((d) => d.weight > 0);
+  if (kept.length === 0) throw new CompileError('destinations', 'all weights are 0');
+  const destinations = kept.map((d) => compileDestination(r, d, given.indexOf(d), a, ctx));
+  const timeoutMs = a.timeoutMs ?? 0;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+    throw new CompileError('timeoutMs', `${String(timeoutMs)} must be a number >= 0`);
+  }
+  const retry = at('retries', () => compileRetryPolicy(a.retries));
+  let rewriteUri: string | undefined;
+  if (a.rewrite?.uri !== undefined) {
+    rewriteUri = a.rewrite.uri;
+    if (typeof rewriteUri !== 'string' || hasSpaceOrControl(rewriteUri)) {
+      throw new CompileError(
+        'rewrite.uri',
+        'must be a string without spaces or control characters',
+      );
+    }
+  }
+  return {
+    type: 'route',
+    destinations,
+    pick: createDestinationPicker(destinations),
+    timeoutMs,
+    retry,
+    rewriteUri,
+  };
+}
+
+function compileDestination(
+  r: Route,
+  d: WeightedDestination,
+  index: number,
+  a: RouteAction,
+  ctx: VhostContext,
+): CompiledDestination {
+  const path = `destinations[${index}]`;
+  const request = compileHeaderOps(
+    [
+      { path: 'headers.request', ops: r.headers?.request },
+      { path: `${path}.headers.request`, ops: d.headers?.request },
+    ],
+    'request',
+    ctx.warn,
+  );
+  const rewriteAuthority = a.rewrite?.authority;
+  if (
+    rewriteAuthority !== undefined &&
+    (typeof rewriteAuthority !== 'string' || rewriteAuthority === '')
+  ) {
+    throw new CompileError('rewrite.authority', 'must be a non-empty string');
+  }
+  const response = compileHeaderOps(
+    [
+      { path: 'headers.response', ops: r.headers?.response },
+      { path: `${path}.headers.response`, ops: d.headers?.response },
+    ],
+    'response',
+    ctx.warn,
+  );
+  return {
+    clusterName: d.cluster,
+    cluster: ctx.clusters.get(d.cluster),
+    host: typeof d.host === 'string' ? d.host : d.cluster,
+    weight: d.weight,
+    // rewrite.authority wins over a Host set through header ops.
+    request:
+      rewriteAuthority !== undefined && rewriteAuthority !== request.authority
+        ? { ...request, authority: rewriteAuthority }
+        : request,
+    response,
+  };
+}
+
+/** Cumulative weights; one destination costs nothing per request. */
+export function createDestinationPicker(
+  destinations: readonly CompiledDestination[],
+): (random: () => number) => CompiledDestination {
+  const only = destinations[0]!;
+  if (destinations.length === 1) return () => only;
+  const bounds = new Float64Array(destinations.length);
+  let total = 0;
+  destinations.forEach((d, i) => {
+    total += d.weight;
+    bounds[i] = total;
+  });
+  const last = destinations[destinations.length - 1]!;
+  return (random) => {
+    const r = random() * total;
+    for (let i = 0; i < bounds.length; i++) if (r < bounds[i]!) return destinations[i]!;
+    return last;
+  };
+}
+
+function compileRedirect(a: RedirectAction): CompiledAction {
+  const code = a.code ?? 301;
+  if (!REDIRECT_CODES.has(code)) {
+    throw new CompileError(
+      'code',
+      `${String(code)} is not a redirect code Istio generates (301, 302, 303, 307, 308)`,
+    );
+  }
+  for (const f of ['uri', 'authority', 'scheme'] as const) {
+    const v = a[f];
+    if (v !== undefined && (typeof v !== 'string' || v === '' || hasSpaceOrControl(v))) {
+      throw new CompileError(f, 'must be a non-empty string without spaces or control characters');
+    }
+  }
+  if (a.port !== undefined && (!Number.isInteger(a.port) || a.port <= 0 || a.port > 65535)) {
+    throw new CompileError('port', `${String(a.port)} is not a port number`);
+  }
+  return {
+    type: 'redirect',
+    code,
+    uri: a.uri,
+    authority: a.authority,
+    scheme: a.scheme?.toLowerCase(),
+    port: a.port,
+  };
+}
+
+function compileDirect(a: DirectResponseAction): CompiledAction {
+  if (!Number.isInteger(a.status) || a.status < 200 || a.status > 599) {
+    throw new CompileError('status', `${String(a.status)} is not a final HTTP status`);
+  }
+  if (a.body !== undefined && typeof a.body !== 'string')
+    throw new CompileError('body', 'must be a string');
+  return { type: 'direct', status: a.status, body: Buffer.from(a.body ?? '', 'utf8') };
+}
+
+function selects(gw: GatewayConfig, node: ProxyNode): boolean {
+  const selector = gw.selector ?? {};
+  for (const [k, v] of Object.entries(selector)) if (node.labels[k] !== v) return false;
+  return true;
+}
+
+function serverHosts(gw: GatewayConfig): string[] {
+  // Servers on every port are merged: the gateway has one HTTP listener so far.
+  const out = new Set<string>();
+  for (const [i, s] of list(gw.servers, 'servers').entries()) {
+    for (const h of list(s.hosts, `servers[${i}].hosts`)) {
+      if (typeof h !== 'string' || h === '')
+        throw new CompileError(`servers[${i}].hosts`, 'hosts must be non-empty strings');
+      // `namespace/host` is Gateway syntax; the snapshot should have stripped it.
+      const slash = h.indexOf('/');
+      out.add((slash >= 0 ? h.slice(slash + 1) : h).toLowerCase());
+    }
+  }
+  return [...out];
+}
+
+/** `*`, `*.suffix` or an exact host: does `pattern` cover `host` (which may be a wildcard)? */
+export function hostCovers(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*.')) {
+    const suffix = pattern.slice(1);
+    if (host === '*') return false;
+    if (host.startsWith('*.')) return host.slice(1).endsWith(suffix);
+    return host.length > suffix.length && host.endsWith(suffix);
+  }
+  return pattern === normalizeHost(host) || pattern === host;
+}
+
+/**
+ * The domains a gateway serves for a virtual host: each domain the servers' hosts cover, and
+ * where a domain is wider than a server host (VS `*`, server `shop.example.com`), the server
+ * host: Istio's intersection.
+ */
+export function intersectHosts(domains: readonly string[], patterns: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const d of domains) {
+    for (const p of patterns) {
+      if (hostCovers(p, d)) out.add(d);
+      else if (hostCovers(d, p)) out.add(p);
+    }
+  }
+  return [...out];
+}
+
+/** Request-line and Location material: a space or control character would split the message. */
+function hasSpaceOrControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+function list<T>(v: T[] | undefined, field: string): T[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new CompileError(field, 'must be an array');
+  return v;
+}

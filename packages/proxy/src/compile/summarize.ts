@@ -1,0 +1,114 @@
+// A JSON view of a compiled RouteTable: what the golden files hold and what an `explain`
+// command can print. Predicates cannot be shown, so it shows what they were compiled into.
+
+import type { HostTable } from '../routing/host-table.js';
+import type {
+  CompiledAction,
+  CompiledHeaderOps,
+  CompiledRetryPolicy,
+  CompiledVirtualHost,
+  RouteTable,
+} from './types.js';
+
+export function summarizeRouteTable(t: RouteTable): unknown {
+  return {
+    version: t.version,
+    gateways: t.gateways,
+    gateway: summarizeHosts(t.gateway),
+    mesh: summarizeHosts(t.mesh),
+    clusters: [...t.clusters.values()].map((c) => ({
+      name: c.name,
+      service: c.service,
+      ...(c.subset !== undefined ? { subset: c.subset } : {}),
+      policy: c.policy,
+      algorithm: c.algorithm,
+      endpoints: c.endpoints.map((e) => ({
+        id: e.id,
+        key: e.key,
+        weight: e.weight,
+        healthy: e.healthy,
+      })),
+    })),
+    warnings: t.warnings,
+  };
+}
+
+function summarizeHosts(h: HostTable<CompiledVirtualHost>) {
+  const vhosts = new Set<CompiledVirtualHost>();
+  const domains: Record<string, string> = {};
+  for (const [d, v] of h.exact) {
+    domains[d] = v.name;
+    vhosts.add(v);
+  }
+  for (const [suffix, v] of h.wildcards) {
+    domains[`*${suffix}`] = v.name;
+    vhosts.add(v);
+  }
+  if (h.any) {
+    domains['*'] = h.any.name;
+    vhosts.add(h.any);
+  }
+  return {
+    domains,
+    virtualHosts: [...vhosts].map((v) => ({
+      name: v.name,
+      routes: v.routes.map((r) => ({
+        id: r.id,
+        ...(r.name !== undefined ? { name: r.name } : {}),
+        matches: r.blocks.map((b) => ({
+          rewritePrefixLength: b.rewritePrefixLength,
+          ...(b.uriPrefix !== undefined ? { uriPrefix: b.uriPrefix } : {}),
+          ...(b.usesQuery ? { usesQuery: true } : {}),
+        })),
+        action: summarizeAction(r.action),
+        ...(r.response.empty ? {} : { response: summarizeOps(r.response) }),
+      })),
+    })),
+  };
+}
+
+function summarizeAction(a: CompiledAction) {
+  switch (a.type) {
+    case 'direct':
+      return { type: a.type, status: a.status, body: a.body.toString('utf8') };
+    case 'redirect':
+      return { ...a };
+    case 'route': {
+      const total = a.destinations.reduce((s, d) => s + d.weight, 0);
+      return {
+        type: a.type,
+        destinations: a.destinations.map((d) => ({
+          cluster: d.clusterName,
+          resolved: d.cluster !== undefined,
+          host: d.host,
+          share: Math.round((d.weight / total) * 10_000) / 10_000,
+          ...(d.request.empty && d.request.authority === undefined
+            ? {}
+            : { request: summarizeOps(d.request) }),
+          ...(d.response.empty ? {} : { response: summarizeOps(d.response) }),
+        })),
+        timeoutMs: a.timeoutMs,
+        retry: summarizeRetry(a.retry),
+        ...(a.rewriteUri !== undefined ? { rewriteUri: a.rewriteUri } : {}),
+      };
+    }
+  }
+}
+
+function summarizeOps(o: CompiledHeaderOps) {
+  return {
+    drop: [...o.drop],
+    append: o.append,
+    ...(o.authority !== undefined ? { authority: o.authority } : {}),
+  };
+}
+
+function summarizeRetry(p: CompiledRetryPolicy) {
+  return {
+    retries: p.retries,
+    perTryTimeoutMs: p.perTryTimeoutMs,
+    conditions: p.conditions,
+    statusCodes: p.statusCodes,
+    grpcCodes: p.grpcCodes,
+  };
+}

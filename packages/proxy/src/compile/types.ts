@@ -1,0 +1,125 @@
+// The compiled form of a snapshot: everything a request needs, precomputed. A RouteTable is
+// immutable once built (only LB cursors and the shared outlier records change), and the
+// proxy swaps whole tables, so a request that grabbed a table finishes on it.
+
+import type { LbPolicy } from '@weft/model';
+import type { AlgorithmName } from '../lb/registry.js';
+import type { EndpointState, LoadBalancer } from '../lb/types.js';
+import type { HealthTracker } from '../outlier/health-tracker.js';
+import type { HostTable } from '../routing/host-table.js';
+import type { CompiledMatchBlock } from '../routing/match-block.js';
+
+export interface RuntimeCluster {
+  readonly name: string;
+  /** The FQDN, for messages and telemetry. */
+  readonly service: string;
+  readonly subset: string | undefined;
+  readonly policy: LbPolicy;
+  readonly algorithm: AlgorithmName;
+  readonly endpoints: readonly EndpointState[];
+  readonly lb: LoadBalancer;
+}
+
+/**
+ * Header changes in the form the hot path applies them: names to drop from the incoming
+ * headers (removed and overwritten ones), then a flat `[name, value, ...]` list to append.
+ */
+export interface CompiledHeaderOps {
+  readonly drop: ReadonlySet<string>;
+  readonly append: readonly string[];
+  /** Host rewrite (rewrite.authority, or `set: {host: ...}`); request side only. */
+  readonly authority: string | undefined;
+  readonly empty: boolean;
+}
+
+export interface CompiledRetryPolicy {
+  /** Tries after the first one. */
+  readonly retries: number;
+  /** 0 = no per-try timeout. */
+  readonly perTryTimeoutMs: number;
+  readonly connectFailure: boolean;
+  /** Upstream reset before the response started. */
+  readonly reset: boolean;
+  readonly any5xx: boolean;
+  readonly gatewayError: boolean;
+  readonly retriable4xx: boolean;
+  /** Only consulted when non-empty. */
+  readonly statusCodes: readonly number[];
+  /** gRPC status codes (from a `grpc-status` response header) that are retried. */
+  readonly grpcCodes: readonly number[];
+  /** Envoy retries a per-try timeout only with 5xx or gateway-error. */
+  readonly perTryTimeoutRetriable: boolean;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** The retryOn conditions, as given, for explain output. */
+  readonly conditions: readonly string[];
+}
+
+export interface CompiledDestination {
+  readonly clusterName: string;
+  /** Resolved when compiling; undefined means 503 NC for requests that pick it. */
+  readonly cluster: RuntimeCluster | undefined;
+  readonly host: string;
+  readonly weight: number;
+  /** Route-level and destination-level ops merged (destination `set` wins). */
+  readonly request: CompiledHeaderOps;
+  readonly response: CompiledHeaderOps;
+}
+
+export interface ForwardAction {
+  readonly type: 'route';
+  readonly destinations: readonly CompiledDestination[];
+  /** Weighted choice; one destination never calls `random`. */
+  readonly pick: (random: () => number) => CompiledDestination;
+  /** 0 = no route timeout (Istio's default). Covers all tries. */
+  readonly timeoutMs: number;
+  readonly retry: CompiledRetryPolicy;
+  readonly rewriteUri: string | undefined;
+}
+
+export interface RedirectRouteAction {
+  readonly type: 'redirect';
+  readonly code: number;
+  readonly uri: string | undefined;
+  readonly authority: string | undefined;
+  readonly scheme: string | undefined;
+  readonly port: number | undefined;
+}
+
+export interface DirectRouteAction {
+  readonly type: 'direct';
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+export type CompiledAction = ForwardAction | RedirectRouteAction | DirectRouteAction;
+
+export interface CompiledRoute {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly blocks: readonly CompiledMatchBlock[];
+  readonly action: CompiledAction;
+  /** Route-level response ops, for replies the proxy makes itself (redirect, direct). */
+  readonly response: CompiledHeaderOps;
+}
+
+export interface CompiledVirtualHost {
+  readonly name: string;
+  readonly routes: readonly CompiledRoute[];
+}
+
+export interface RouteTable {
+  readonly version: number;
+  /** Virtual hosts of the Gateways this proxy serves. */
+  readonly gateway: HostTable<CompiledVirtualHost>;
+  /** Sidecar outbound: `snapshot.mesh`. */
+  readonly mesh: HostTable<CompiledVirtualHost>;
+  readonly clusters: ReadonlyMap<string, RuntimeCluster>;
+  /** Names of the Gateways whose selector matched this proxy. */
+  readonly gateways: readonly string[];
+  /** Every `address:port` in the table (connection pools and outlier records to keep). */
+  readonly endpointKeys: ReadonlySet<string>;
+  readonly health: HealthTracker;
+  /** Things compiled with a caveat (dropped domains, ignored header ops). */
+  readonly warnings: readonly string[];
+}

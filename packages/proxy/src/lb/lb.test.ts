@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { seededRandom } from '@weft/testkit';
+import { countPicks, makeEndpoints, runLoadBalancerConformance } from './conformance.js';
+import { algorithmFor, algorithms, createClusterLoadBalancer } from './registry.js';
+
+runLoadBalancerConformance('round-robin', algorithms['round-robin'], { weighted: false });
+runLoadBalancerConformance('random', algorithms.random, { weighted: true });
+runLoadBalancerConformance('weighted-round-robin', algorithms['weighted-round-robin'], {
+  weighted: true,
+});
+
+describe('round robin', () => {
+  it('visits endpoints in order, one each per cycle', () => {
+    const lb = algorithms['round-robin'](makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 'c' }]));
+    const ctx = { random: () => 0, now: 0 };
+    assert.equal(Array.from({ length: 7 }, () => lb.pick(ctx)?.id).join(''), 'abcabca');
+  });
+
+  it('spreads the share of an ejected endpoint instead of doubling its successor', () => {
+    const eps = makeEndpoints([{ id: 'a' }, { id: 'b', ejectedUntil: 10 }, { id: 'c' }]);
+    const counts = countPicks(
+      algorithms['round-robin'](eps).pick,
+      { random: () => 0, now: 0 },
+      1000,
+    );
+    assert.equal(counts.get('a'), 500);
+    assert.equal(counts.get('c'), 500);
+  });
+});
+
+describe('weighted round robin', () => {
+  it('interleaves picks (smooth)', () => {
+    const lb = algorithms['weighted-round-robin'](
+      makeEndpoints([{ id: 'a', weight: 5 }, { id: 'b' }, { id: 'c' }]),
+    );
+    const ctx = { random: seededRandom(1), now: 0 };
+    assert.equal(Array.from({ length: 7 }, () => lb.pick(ctx)?.id).join(''), 'aabacaa');
+  });
+});
+
+describe('registry', () => {
+  it('maps policies to algorithms, switching to weighted round robin when weights differ', () => {
+    const equal = makeEndpoints([{ id: 'a' }, { id: 'b' }]);
+    const unequal = makeEndpoints([{ id: 'a' }, { id: 'b', weight: 3 }]);
+    assert.equal(algorithmFor('ROUND_ROBIN', equal), 'round-robin');
+    assert.equal(algorithmFor('ROUND_ROBIN', unequal), 'weighted-round-robin');
+    assert.equal(algorithmFor('LEAST_REQUEST', unequal), 'weighted-round-robin');
+    assert.equal(algorithmFor('RANDOM', unequal), 'random');
+    assert.equal(algorithmFor('PASSTHROUGH', equal), 'round-robin');
+    assert.equal(createClusterLoadBalancer('RANDOM', equal).algorithm, 'random');
+  });
+
+  it('rejects a policy it does not know', () => {
+    assert.throws(
+      () => algorithmFor('toString' as 'RANDOM', []),
+      /unknown load balancer policy "toString"/,
+    );
+  });
+});

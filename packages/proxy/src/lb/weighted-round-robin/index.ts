@@ -1,0 +1,37 @@
+// Smooth weighted round robin (nginx's algorithm): every pick adds each eligible endpoint's
+// weight to its running score, takes the highest score and subtracts the total from it.
+// Picks interleave (weights 5,1,1 give a a b a c a a, not a a a a a b c), it needs no random
+// numbers, and an ineligible endpoint simply stops scoring, so ejection needs no rebuild.
+// O(endpoints) per pick, which is fine at mesh cluster sizes; EDF would be O(log n).
+
+import { isEligible, nextTier, TIER_COUNT } from '../eligibility.js';
+import type { EndpointState, LoadBalancer, LoadBalancerFactory, PickContext } from '../types.js';
+
+export const name = 'weighted-round-robin';
+
+export const createLoadBalancer: LoadBalancerFactory = (
+  endpoints: readonly EndpointState[],
+): LoadBalancer => {
+  const n = endpoints.length;
+  const score = new Float64Array(n);
+  return {
+    pick(ctx: PickContext) {
+      for (let tier = 0; tier < TIER_COUNT; tier = nextTier(tier, ctx)) {
+        let total = 0;
+        let best = -1;
+        for (let i = 0; i < n; i++) {
+          const e = endpoints[i]!;
+          if (!isEligible(e, tier, ctx)) continue;
+          score[i]! += e.weight;
+          total += e.weight;
+          if (best < 0 || score[i]! > score[best]!) best = i;
+        }
+        if (best >= 0) {
+          score[best]! -= total;
+          return endpoints[best];
+        }
+      }
+      return undefined;
+    },
+  };
+};
