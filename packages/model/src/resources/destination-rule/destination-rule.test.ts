@@ -1,0 +1,152 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Violation } from '../../violation.js';
+import { destinationRuleKind } from './index.js';
+
+const check = (spec: unknown) => destinationRuleKind.validateSpec(spec, { namespace: 'default' });
+const show = (vs: Violation[], severity: Violation['severity']) =>
+  vs.filter((v) => v.severity === severity).map((v) => `${v.field}: ${v.message}`);
+const errors = (spec: unknown) => show(check(spec).violations, 'error');
+const warnings = (spec: unknown) => show(check(spec).violations, 'warning');
+
+describe('DestinationRule', () => {
+  it('accepts what Weft implements without a word', () => {
+    const spec = {
+      host: 'reviews',
+      trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
+      subsets: [
+        { name: 'v1', labels: { version: 'v1' } },
+        {
+          name: 'v2',
+          labels: { version: 'v2' },
+          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } },
+        },
+      ],
+    };
+    const r = check(spec);
+    assert.deepEqual(r.violations, []);
+    assert.deepEqual(r.spec, spec);
+  });
+
+  it('requires host and subset names', () => {
+    assert.deepEqual(errors({}), ['spec.host: required']);
+    assert.deepEqual(errors({ host: '' }), ['spec.host: host must not be empty']);
+    assert.deepEqual(errors({ host: 'r', subsets: [{ labels: {} }] }), [
+      'spec.subsets[0].name: required',
+    ]);
+  });
+
+  it('rejects duplicate and malformed subset names', () => {
+    assert.deepEqual(
+      errors({
+        host: 'r',
+        subsets: [{ name: 'v1' }, { name: 'v2' }, { name: 'v1' }, { name: 'V_3' }],
+      }),
+      [
+        'spec.subsets[2].name: duplicate subset name "v1" (also spec.subsets[0])',
+        'spec.subsets[3].name: invalid subset name "V_3": expected a DNS-1123 label',
+      ],
+    );
+  });
+
+  it('treats LEAST_CONN as the deprecated alias of LEAST_REQUEST', () => {
+    const r = check({ host: 'r', trafficPolicy: { loadBalancer: { simple: 'LEAST_CONN' } } });
+    assert.equal(r.spec?.trafficPolicy?.loadBalancer?.simple, 'LEAST_REQUEST');
+    assert.deepEqual(show(r.violations, 'warning'), [
+      'spec.trafficPolicy.loadBalancer.simple: LEAST_CONN is deprecated; Istio treats it as LEAST_REQUEST',
+    ]);
+  });
+
+  it('rejects unknown enum values', () => {
+    const [e] = errors({ host: 'r', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } });
+    assert.match(
+      e ?? '',
+      /^spec\.trafficPolicy\.loadBalancer\.simple: Invalid option: expected one of "UNSPECIFIED"\|"LEAST_CONN"/,
+    );
+  });
+
+  it('warns about each field Weft does not implement yet', () => {
+    const spec = {
+      host: 'r',
+      exportTo: ['.'],
+      workloadSelector: { matchLabels: { app: 'a' } },
+      trafficPolicy: {
+        loadBalancer: {
+          simple: 'ROUND_ROBIN',
+          localityLbSetting: { enabled: true },
+          warmupDurationSecs: '10s',
+        },
+        connectionPool: {
+          tcp: { maxConnections: 100, connectTimeout: '1s' },
+          http: { http2MaxRequests: 1000 },
+        },
+        outlierDetection: {
+          consecutive5xxErrors: 7,
+          interval: '5m',
+          baseEjectionTime: '15m',
+          maxEjectionPercent: 100,
+        },
+        tls: { mode: 'ISTIO_MUTUAL' },
+        portLevelSettings: [{ port: { number: 80 }, loadBalancer: { simple: 'LEAST_REQUEST' } }],
+      },
+      subsets: [
+        {
+          name: 'v1',
+          trafficPolicy: {
+            loadBalancer: { consistentHash: { httpCookie: { name: 'u', ttl: '0s' } } },
+          },
+        },
+      ],
+    };
+    assert.deepEqual(errors(spec), []);
+    assert.deepEqual(warnings(spec), [
+      'spec.exportTo: not supported by Weft yet; ignored',
+      'spec.workloadSelector: not supported by Weft yet; ignored',
+      'spec.trafficPolicy.loadBalancer.localityLbSetting: not supported by Weft yet; ignored',
+      'spec.trafficPolicy.loadBalancer.warmupDurationSecs: not supported by Weft yet; ignored',
+      'spec.trafficPolicy.connectionPool: not supported by Weft yet; ignored',
+      'spec.trafficPolicy.outlierDetection: not supported by Weft yet; ignored',
+      'spec.trafficPolicy.tls: not supported by Weft yet; ignored',
+      'spec.trafficPolicy.portLevelSettings: not supported by Weft yet; ignored',
+      'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash: not supported by Weft yet; ignored',
+    ]);
+  });
+
+  it('checks oneofs and ranges of fields it does not implement yet', () => {
+    assert.deepEqual(
+      errors({
+        host: 'r',
+        trafficPolicy: {
+          loadBalancer: {
+            simple: 'RANDOM',
+            consistentHash: { useSourceIp: true, httpHeaderName: 'x', ringHash: {}, maglev: {} },
+          },
+          outlierDetection: { maxEjectionPercent: 101, interval: 'often' },
+          connectionPool: { tcp: { maxConnections: -1 } },
+          portLevelSettings: [{ loadBalancer: { simple: 'RANDOM' } }],
+        },
+      }),
+      [
+        'spec.trafficPolicy.connectionPool.tcp.maxConnections: must not be negative',
+        'spec.trafficPolicy.outlierDetection.interval: invalid duration: expected a number with a unit, e.g. 1s, 0.5s, 100ms, 3m, 24h',
+        'spec.trafficPolicy.outlierDetection.maxEjectionPercent: must be 0-100',
+        'spec.trafficPolicy.loadBalancer.consistentHash: cannot be combined with simple',
+        'spec.trafficPolicy.loadBalancer.consistentHash: set exactly one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName',
+        'spec.trafficPolicy.loadBalancer.consistentHash.maglev: cannot be combined with ringHash',
+        'spec.trafficPolicy.portLevelSettings[0].port: required',
+      ],
+    );
+  });
+
+  it('accepts quoted 64-bit integers as protobuf JSON does', () => {
+    const spec = {
+      host: 'r',
+      trafficPolicy: {
+        loadBalancer: {
+          consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: '1024' } },
+        },
+      },
+    };
+    assert.deepEqual(errors(spec), []);
+  });
+});
