@@ -79,7 +79,7 @@ export function parseYamlFile(
 
   const docs: ParsedDoc[] = [];
   parsed.forEach((doc, index) => {
-    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    const value: unknown = doc.toJS();
     if (value === null || value === undefined) return;
     docs.push({
       file: path,
@@ -120,8 +120,12 @@ function rangeStart(node: unknown): number | undefined {
   return (node as YamlNode | null | undefined)?.range?.[0];
 }
 
-function describe(r: Resource): string {
+function resourceLabel(r: Resource): string {
   return `${r.kind} ${r.metadata.namespace}/${r.metadata.name}`;
+}
+
+function order(p: SourcePosition | undefined): number {
+  return p ? p.line * 1e6 + p.col : 0;
 }
 
 function where(p: SourcePosition | undefined): string {
@@ -174,8 +178,8 @@ export function loadSources(inputs: readonly SourceInput[]): {
             docViolations.push({
               severity: 'error',
               field: 'metadata.name',
-              message: `duplicate ${describe(r)}: defined at ${where(seen.get(key))} and again at ${where(here)}`,
-              resource: describe(r),
+              message: `duplicate ${resourceLabel(r)}: defined at ${where(seen.get(key))} and again at ${where(here)}`,
+              resource: resourceLabel(r),
             });
           } else {
             seen.set(key, here);
@@ -192,6 +196,8 @@ export function loadSources(inputs: readonly SourceInput[]): {
         dv.position ??= doc.positionOf(dv.field);
         if (label !== undefined) dv.resource ??= label;
       }
+      // Read top to bottom, like the file; validation finds them in another order.
+      docViolations.sort((a, b) => order(a.position) - order(b.position));
       violations.push(...docViolations);
     }
   }

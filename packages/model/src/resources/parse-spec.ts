@@ -50,13 +50,20 @@ const PARSE_PARAMS = {
 
 type Pattern = readonly string[];
 
+const compiled = new WeakMap<readonly string[], Pattern[]>();
+
 function compilePatterns(fields: readonly string[]): Pattern[] {
-  return fields.map((f) =>
-    f
-      .replaceAll('[]', '.[]')
-      .split('.')
-      .filter((s) => s !== ''),
-  );
+  let patterns = compiled.get(fields);
+  if (!patterns) {
+    patterns = fields.map((f) =>
+      f
+        .replaceAll('[]', '.[]')
+        .split('.')
+        .filter((s) => s !== ''),
+    );
+    compiled.set(fields, patterns);
+  }
+  return patterns;
 }
 
 function segMatches(p: string | undefined, s: PathSegment): boolean {
