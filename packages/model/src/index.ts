@@ -4,3 +4,4 @@ export * from './registry.js';
 export * from './stream.js';
 export * from './violation.js';
 export * from './errors.js';
+export * from './resources/index.js';

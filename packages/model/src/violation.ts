@@ -21,5 +21,6 @@ export interface Violation {
 export function formatViolation(v: Violation): string {
   const where = v.position ? `${v.position.file}:${v.position.line}:${v.position.col}: ` : '';
   const what = v.resource ? `${v.resource}: ` : '';
-  return `${where}${v.severity}: ${what}${v.field}: ${v.message}`;
+  const field = v.field ? `${v.field}: ` : '';
+  return `${where}${v.severity}: ${what}${field}${v.message}`;
 }
