@@ -1,0 +1,126 @@
+// The proxy's data plane behind one small facade: the snapshot stream calls apply(), the
+// listeners call the handlers. apply() compiles off to the side and swaps the table in one
+// assignment; a snapshot that fails to compile throws (the caller NACKs) and the old table
+// keeps serving. Requests grab the table once when they start, so a swap never changes a
+// request halfway.
+
+import type { ProxyNode, Snapshot } from '@weft/model';
+import { compileSnapshot } from './compile/compile-snapshot.js';
+import type { RouteTable } from './compile/types.js';
+import {
+  createHealthTracker,
+  type HealthTracker,
+  type HealthTrackerOptions,
+} from './outlier/health-tracker.js';
+import {
+  createRequestHandler,
+  type ProxyRequestHandler,
+  type RequestHandlerOptions,
+} from './server/request-handler.js';
+import { tableSwappedChannel } from './telemetry/channels.js';
+import type { LogFn } from './telemetry/log.js';
+import { createAgentPool, type AgentPool, type AgentPoolOptions } from './upstream/agent-pool.js';
+
+export interface DataPlaneOptions {
+  node: ProxyNode;
+  now?: () => number;
+  random?: () => number;
+  log?: LogFn;
+  health?: HealthTrackerOptions;
+  agents?: AgentPoolOptions;
+  connectTimeoutMs?: number;
+  maxBufferedBodyBytes?: number;
+}
+
+export interface DataPlane {
+  /** Compiles and swaps in the snapshot; throws (keeping the current table) if it cannot. */
+  apply(snapshot: Snapshot): void;
+  /** Version of the table in use. */
+  version(): number | undefined;
+  table(): RouteTable | undefined;
+  gatewayHandler(): ProxyRequestHandler;
+  outboundHandler(): ProxyRequestHandler;
+  readonly health: HealthTracker;
+  readonly agents: AgentPool;
+  /** Destroys pooled connections and stops housekeeping. Close listeners first. */
+  close(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 30_000;
+
+export function createDataPlane(opts: DataPlaneOptions): DataPlane {
+  const now = opts.now ?? Date.now;
+  const health = createHealthTracker(opts.health);
+  const agents = createAgentPool(opts.agents);
+  let current: RouteTable | undefined;
+  let gateway: ProxyRequestHandler | undefined;
+  let outbound: ProxyRequestHandler | undefined;
+
+  const handlerOptions: RequestHandlerOptions = {
+    proxyId: opts.node.id,
+    now,
+    agents,
+    ...(opts.random !== undefined ? { random: opts.random } : {}),
+    ...(opts.log !== undefined ? { log: opts.log } : {}),
+    ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+    ...(opts.maxBufferedBodyBytes !== undefined
+      ? { maxBufferedBodyBytes: opts.maxBufferedBodyBytes }
+      : {}),
+  };
+  const getTable = () => current;
+
+  const sweep = () => {
+    const keys = current?.endpointKeys ?? new Set<string>();
+    const t = now();
+    agents.retain(keys, t);
+    health.retain(keys, t);
+  };
+  const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
+  timer.unref();
+
+  return {
+    apply(snapshot) {
+      const table = compileSnapshot(snapshot, { node: opts.node, health });
+      const previous = current;
+      current = table;
+      sweep();
+      for (const w of table.warnings)
+        opts.log?.('warn', 'snapshot compiled with a warning', {
+          version: table.version,
+          warning: w,
+        });
+      opts.log?.('info', 'route table swapped', {
+        version: table.version,
+        previousVersion: previous?.version,
+        clusters: table.clusters.size,
+        gateways: table.gateways,
+      });
+      if (tableSwappedChannel.hasSubscribers) {
+        tableSwappedChannel.publish({
+          proxyId: opts.node.id,
+          version: table.version,
+          previousVersion: previous?.version,
+          clusters: table.clusters.size,
+          warnings: table.warnings,
+        });
+      }
+    },
+    version: () => current?.version,
+    table: getTable,
+    gatewayHandler() {
+      gateway ??= createRequestHandler('gateway', getTable, handlerOptions);
+      return gateway;
+    },
+    outboundHandler() {
+      outbound ??= createRequestHandler('outbound', getTable, handlerOptions);
+      return outbound;
+    },
+    health,
+    agents,
+    close() {
+      clearInterval(timer);
+      agents.destroy();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,310 @@
+// The HTTP/1.1 front for the gateway and for sidecar outbound traffic: pick the route table,
+// the virtual host, the first matching route, then reply locally (direct response,
+// redirect, errors) or hand the request to upstream/forward.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, ResponseFlag } from '@weft/model';
+import { applyHeaderOps } from '../compile/header-ops.js';
+import { redirectLocation, rewritePath } from '../compile/rewrite.js';
+import type {
+  CompiledRoute,
+  DirectRouteAction,
+  RedirectRouteAction,
+  RouteTable,
+} from '../compile/types.js';
+import { findMatchingBlock } from '../routing/match-block.js';
+import { requestEndChannel, type ProxyKind } from '../telemetry/channels.js';
+import type { LogFn } from '../telemetry/log.js';
+import { createAgentPool, type AgentPool } from '../upstream/agent-pool.js';
+import { forward, type ForwardContext } from '../upstream/forward.js';
+import { buildRequestHeaders } from '../upstream/headers.js';
+import { INTERNAL_ERROR_CODE, quote, sendLocalReply } from './local-reply.js';
+import { NodeRequestView } from './request-view.js';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A handler that may own a connection pool; close() releases it. */
+export interface ProxyRequestHandler extends RequestHandler {
+  close(): void;
+}
+
+export interface RequestHandlerOptions {
+  proxyId: string;
+  random?: () => number;
+  now?: () => number;
+  /** Shared pool (the data plane passes its own); one is created and owned otherwise. */
+  agents?: AgentPool;
+  log?: LogFn;
+  connectTimeoutMs?: number;
+  maxBufferedBodyBytes?: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 64 * 1024;
+
+export function createForwardContext(
+  kind: ProxyKind,
+  opts: RequestHandlerOptions,
+  agents: AgentPool,
+): ForwardContext {
+  return {
+    proxyId: opts.proxyId,
+    kind,
+    random: opts.random ?? Math.random,
+    now: opts.now ?? Date.now,
+    agents,
+    log: opts.log,
+    connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    maxBufferedBodyBytes: opts.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES,
+  };
+}
+
+export function createRequestHandler(
+  kind: 'gateway' | 'outbound',
+  getTable: () => RouteTable | undefined,
+  opts: RequestHandlerOptions,
+): ProxyRequestHandler {
+  const ownsAgents = opts.agents === undefined;
+  const agents = opts.agents ?? createAgentPool();
+  const ctx = createForwardContext(kind, opts, agents);
+  const gateway = kind === 'gateway';
+
+  const handler = function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      handle(ctx, gateway, getTable, req, res);
+    } catch (err) {
+      internalError(ctx, res, err);
+    }
+  } as ProxyRequestHandler;
+  handler.close = () => {
+    if (ownsAgents) agents.destroy();
+  };
+  return handler;
+}
+
+function handle(
+  ctx: ForwardContext,
+  gateway: boolean,
+  getTable: () => RouteTable | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const startedAt = requestEndChannel.hasSubscribers ? performance.now() : 0;
+  // Grabbed once: the whole request runs on this table even if a new one is swapped in.
+  const table = getTable();
+  const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const view = new NodeRequestView(req, gateway, secure ? 'https' : 'http');
+  if (!view.valid) {
+    return localReply(
+      ctx,
+      res,
+      view,
+      startedAt,
+      undefined,
+      400,
+      ResponseFlag.DownstreamProtocolError,
+      ErrorCode.BadRequest,
+      `cannot understand the request target ${quote(req.url ?? '')}`,
+    );
+  }
+  if (table === undefined) {
+    return localReply(
+      ctx,
+      res,
+      view,
+      startedAt,
+      undefined,
+      503,
+      ResponseFlag.NoRoute,
+      ErrorCode.NoSnapshot,
+      'no configuration from the control plane yet, so no routes; retry shortly',
+    );
+  }
+  const vhost = (gateway ? table.gateway : table.mesh).lookup(view.authority);
+  if (vhost === undefined) {
+    return localReply(
+      ctx,
+      res,
+      view,
+      startedAt,
+      undefined,
+      404,
+      ResponseFlag.NoRoute,
+      ErrorCode.NoRoute,
+      `no route for host ${quote(view.authority)} and path ${quote(view.path)}: no virtual host serves this host`,
+    );
+  }
+  let route: CompiledRoute | undefined;
+  let block = -1;
+  const routes = vhost.routes;
+  for (let i = 0; i < routes.length; i++) {
+    block = findMatchingBlock(routes[i]!.blocks, view);
+    if (block >= 0) {
+      route = routes[i];
+      break;
+    }
+  }
+  if (route === undefined) {
+    return localReply(
+      ctx,
+      res,
+      view,
+      startedAt,
+      undefined,
+      404,
+      ResponseFlag.NoRoute,
+      ErrorCode.NoRoute,
+      `no route for host ${quote(view.authority)} and path ${quote(view.path)}: no rule of ${vhost.name} matched`,
+    );
+  }
+
+  const action = route.action;
+  if (action.type === 'direct') return sendDirect(ctx, res, view, startedAt, route, action);
+  if (action.type === 'redirect') return sendRedirect(ctx, res, view, startedAt, route, action);
+
+  const dest = action.pick(ctx.random);
+  const cluster = dest.cluster;
+  if (cluster === undefined) {
+    return localReply(
+      ctx,
+      res,
+      view,
+      startedAt,
+      route.id,
+      503,
+      ResponseFlag.NoCluster,
+      ErrorCode.NoCluster,
+      `route ${route.id} sends to cluster ${quote(dest.clusterName)}, which is not in the configuration (a subset no DestinationRule defines?)`,
+    );
+  }
+  const path =
+    action.rewriteUri === undefined
+      ? view.pathAndQuery
+      : rewritePath(view.path, route.blocks[block]!.rewritePrefixLength, action.rewriteUri) +
+        (view.query === '' ? '' : `?${view.query}`);
+  const headers = buildRequestHeaders(req.rawHeaders, {
+    host: dest.request.authority ?? view.rawAuthority,
+    clientAddress: req.socket.remoteAddress,
+    scheme: view.scheme,
+    ops: dest.request,
+    newRequestId: randomUUID,
+  });
+  forward(
+    ctx,
+    {
+      routeId: route.id,
+      cluster,
+      health: table.health,
+      retry: action.retry,
+      timeoutMs: action.timeoutMs,
+      responseOps: dest.response,
+      label: cluster.service,
+    },
+    req,
+    res,
+    { method: view.method, path, authority: view.authority, startedAt },
+    headers,
+  );
+}
+
+function sendDirect(
+  ctx: ForwardContext,
+  res: ServerResponse,
+  view: NodeRequestView,
+  startedAt: number,
+  route: CompiledRoute,
+  action: DirectRouteAction,
+): void {
+  const body = action.body;
+  const base =
+    body.length > 0
+      ? ['content-type', 'text/plain', 'content-length', String(body.length)]
+      : ['content-length', '0'];
+  res.writeHead(action.status, applyHeaderOps(base, route.response));
+  res.end(body);
+  publishLocal(ctx, res, view, startedAt, route.id, undefined);
+}
+
+function sendRedirect(
+  ctx: ForwardContext,
+  res: ServerResponse,
+  view: NodeRequestView,
+  startedAt: number,
+  route: CompiledRoute,
+  action: RedirectRouteAction,
+): void {
+  const location = redirectLocation(action, {
+    scheme: view.scheme,
+    host: view.rawAuthority,
+    path: view.path,
+    query: view.query,
+  });
+  res.writeHead(
+    action.code,
+    applyHeaderOps(['location', location, 'content-length', '0'], route.response),
+  );
+  res.end();
+  publishLocal(ctx, res, view, startedAt, route.id, undefined);
+}
+
+function localReply(
+  ctx: ForwardContext,
+  res: ServerResponse,
+  view: NodeRequestView,
+  startedAt: number,
+  routeId: string | undefined,
+  status: number,
+  flag: string,
+  code: string,
+  message: string,
+): void {
+  sendLocalReply(res, ctx.proxyId, status, flag, code, message);
+  publishLocal(ctx, res, view, startedAt, routeId, flag);
+}
+
+function publishLocal(
+  ctx: ForwardContext,
+  res: ServerResponse,
+  view: NodeRequestView,
+  startedAt: number,
+  routeId: string | undefined,
+  flag: string | undefined,
+): void {
+  if (!requestEndChannel.hasSubscribers) return;
+  requestEndChannel.publish({
+    proxyId: ctx.proxyId,
+    kind: ctx.kind,
+    method: view.method,
+    authority: view.authority,
+    path: view.path,
+    routeId,
+    cluster: undefined,
+    endpoint: undefined,
+    status: res.statusCode,
+    flag,
+    durationMs: startedAt > 0 ? performance.now() - startedAt : 0,
+    attempts: 0,
+    requestId: undefined,
+  });
+}
+
+/** Last line of defence: a bug must cost one request, never the process. */
+export function internalError(ctx: ForwardContext, res: ServerResponse, err: unknown): void {
+  try {
+    ctx.log?.('error', 'internal error while handling a request', {
+      error: err instanceof Error ? err.stack : String(err),
+    });
+    sendLocalReply(
+      res,
+      ctx.proxyId,
+      500,
+      INTERNAL_ERROR_CODE,
+      INTERNAL_ERROR_CODE,
+      `internal proxy error: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  } catch {
+    res.destroy();
+  }
+}

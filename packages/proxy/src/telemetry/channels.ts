@@ -1,0 +1,53 @@
+// The fixed points at which the proxy reports what it did (DESIGN.md habit 10). Metrics,
+// tracing and access logs subscribe; publishers check `hasSubscribers` first, so a proxy
+// nobody observes pays one property read per event.
+
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+export const CHANNEL_NAMES = {
+  requestEnd: 'weft:proxy:request:end',
+  endpointEjected: 'weft:proxy:endpoint:ejected',
+  tableSwapped: 'weft:proxy:table:swapped',
+} as const;
+
+export type ProxyKind = 'gateway' | 'outbound' | 'inbound';
+
+export interface RequestEndEvent {
+  proxyId: string;
+  kind: ProxyKind;
+  method: string;
+  authority: string;
+  path: string;
+  /** Undefined when no route matched. */
+  routeId: string | undefined;
+  cluster: string | undefined;
+  /** `address:port` of the last endpoint tried. */
+  endpoint: string | undefined;
+  status: number;
+  /** Envoy-style response flags, comma-joined (`UF,URX`), when something went wrong. */
+  flag: string | undefined;
+  durationMs: number;
+  attempts: number;
+  requestId: string | undefined;
+}
+
+export interface EndpointEjectedEvent {
+  proxyId: string;
+  cluster: string;
+  endpoint: string;
+  durationMs: number;
+  ejections: number;
+  reason: string;
+}
+
+export interface TableSwappedEvent {
+  proxyId: string;
+  version: number;
+  previousVersion: number | undefined;
+  clusters: number;
+  warnings: readonly string[];
+}
+
+export const requestEndChannel = diagnosticsChannel.channel(CHANNEL_NAMES.requestEnd);
+export const endpointEjectedChannel = diagnosticsChannel.channel(CHANNEL_NAMES.endpointEjected);
+export const tableSwappedChannel = diagnosticsChannel.channel(CHANNEL_NAMES.tableSwapped);

@@ -1,0 +1,65 @@
+// One keep-alive http.Agent per endpoint (`address:port`), shared by every route table, so a
+// snapshot swap does not drop warm connections. Agents of endpoints that left the snapshot
+// are destroyed after a grace period, long enough for in-flight requests on the old table.
+
+import { Agent } from 'node:http';
+
+export interface AgentPoolOptions {
+  /** Per endpoint. Istio's default pool is effectively unbounded; this bounds a runaway. */
+  maxSockets?: number;
+  maxFreeSockets?: number;
+  /** Idle keep-alive sockets close after this (lowered by the server's Keep-Alive hint). */
+  freeSocketTimeoutMs?: number;
+  /** How long an endpoint may be absent from the snapshot before its agent is destroyed. */
+  goneGraceMs?: number;
+}
+
+export interface AgentPool {
+  get(endpoint: { key: string }): Agent;
+  /** Marks agents whose key is not in `keys` as gone and destroys those gone long enough. */
+  retain(keys: ReadonlySet<string>, now: number): void;
+  size(): number;
+  destroy(): void;
+}
+
+interface Entry {
+  agent: Agent;
+  goneSince: number;
+}
+
+export function createAgentPool(opts: AgentPoolOptions = {}): AgentPool {
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: opts.maxSockets ?? 1024,
+    maxFreeSockets: opts.maxFreeSockets ?? 256,
+    timeout: opts.freeSocketTimeoutMs ?? 60_000,
+    // The most recently used socket is the least likely to have been closed by the server.
+    scheduling: 'lifo' as const,
+  };
+  const goneGraceMs = opts.goneGraceMs ?? 60_000;
+  const entries = new Map<string, Entry>();
+  return {
+    get(endpoint) {
+      const hit = entries.get(endpoint.key);
+      if (hit !== undefined) return hit.agent;
+      const entry: Entry = { agent: new Agent(agentOptions), goneSince: -1 };
+      entries.set(endpoint.key, entry);
+      return entry.agent;
+    },
+    retain(keys, now) {
+      for (const [key, e] of entries) {
+        if (keys.has(key)) e.goneSince = -1;
+        else if (e.goneSince < 0) e.goneSince = now;
+        else if (now - e.goneSince >= goneGraceMs) {
+          e.agent.destroy();
+          entries.delete(key);
+        }
+      }
+    },
+    size: () => entries.size,
+    destroy() {
+      for (const e of entries.values()) e.agent.destroy();
+      entries.clear();
+    },
+  };
+}

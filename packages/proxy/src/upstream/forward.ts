@@ -1,0 +1,502 @@
+// Sending one downstream request upstream: pick an endpoint, send, retry on a fresh endpoint
+// when the policy allows and the body can be replayed, enforce the route and per-try
+// timeouts, feed connection failures to the outlier tracker, and stream the response back.
+//
+// Per request this allocates one Exchange and what node:http needs. Event handlers are
+// module-level functions that find their Exchange through a symbol on the emitter, so no
+// closures are created per request.
+
+import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, ResponseFlag } from '@weft/model';
+import { isRetriableResponse, retryBackoffMs } from '../compile/retry-policy.js';
+import type { CompiledHeaderOps, CompiledRetryPolicy, RuntimeCluster } from '../compile/types.js';
+import type { EndpointState } from '../lb/types.js';
+import type { Ejection, HealthTracker } from '../outlier/health-tracker.js';
+import { sendLocalReply, INTERNAL_ERROR_CODE } from '../server/local-reply.js';
+import {
+  endpointEjectedChannel,
+  requestEndChannel,
+  type ProxyKind,
+  type RequestEndEvent,
+} from '../telemetry/channels.js';
+import type { LogFn } from '../telemetry/log.js';
+import type { AgentPool } from './agent-pool.js';
+import { buildResponseHeaders, type RequestHeadersResult } from './headers.js';
+
+export interface ForwardContext {
+  readonly proxyId: string;
+  readonly kind: ProxyKind;
+  readonly random: () => number;
+  readonly now: () => number;
+  readonly agents: AgentPool;
+  readonly log: LogFn | undefined;
+  /** Envoy/Istio default connect timeout is 10 s. */
+  readonly connectTimeoutMs: number;
+  /** Bodies up to this size are buffered so that they can be retried; larger ones stream. */
+  readonly maxBufferedBodyBytes: number;
+}
+
+export interface ForwardTarget {
+  routeId: string | undefined;
+  cluster: RuntimeCluster;
+  /** Where connection failures are reported; undefined for the sidecar's own app. */
+  health: HealthTracker | undefined;
+  retry: CompiledRetryPolicy;
+  timeoutMs: number;
+  responseOps: CompiledHeaderOps;
+  /** How messages name the destination. */
+  label: string;
+}
+
+export interface DownstreamInfo {
+  method: string;
+  /** Path and query to send upstream. */
+  path: string;
+  /** Host without port, for telemetry. */
+  authority: string;
+  /** performance.now() at arrival when someone listens to telemetry, else 0. */
+  startedAt: number;
+}
+
+const kExchange = Symbol('weft.exchange');
+type Tagged<T> = T & { [kExchange]?: Exchange };
+
+// Errors that mean "never got a connection": safe to retry whatever the request was.
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+export function forward(
+  ctx: ForwardContext,
+  target: ForwardTarget,
+  req: IncomingMessage,
+  res: ServerResponse,
+  down: DownstreamInfo,
+  headers: RequestHeadersResult,
+): void {
+  new Exchange(ctx, target, req, res, down, headers).start();
+}
+
+class Exchange {
+  attempts = 0;
+  tried: EndpointState[] | undefined = undefined;
+  endpoint: EndpointState | undefined = undefined;
+  upstream: ClientRequest | undefined = undefined;
+  upstreamRes: IncomingMessage | undefined = undefined;
+  body: Buffer | undefined = undefined;
+  chunks: Buffer[] | undefined = undefined;
+  streaming = false;
+  staleRetried = false;
+  responded = false;
+  finished = false;
+  flags: string | undefined = undefined;
+  lastError = '';
+  grpcStatus = -1;
+  timer: NodeJS.Timeout | undefined = undefined;
+  tryTimer: NodeJS.Timeout | undefined = undefined;
+  retryTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    readonly ctx: ForwardContext,
+    readonly target: ForwardTarget,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly down: DownstreamInfo,
+    readonly headers: RequestHeadersResult,
+  ) {}
+
+  start(): void {
+    (this.res as Tagged<ServerResponse>)[kExchange] = this;
+    this.res.on('close', onDownstreamClose);
+    if (this.target.timeoutMs > 0) {
+      this.timer = setTimeout(onRouteTimeout, this.target.timeoutMs, this);
+    }
+    const h = this.headers;
+    if (!h.hasBody) {
+      this.attempt();
+    } else if (
+      this.target.retry.retries > 0 &&
+      h.contentLength >= 0 &&
+      h.contentLength <= this.ctx.maxBufferedBodyBytes
+    ) {
+      this.chunks = [];
+      (this.req as Tagged<IncomingMessage>)[kExchange] = this;
+      this.req.on('data', onRequestData);
+      this.req.on('end', onRequestEnd);
+    } else {
+      // Too big (or of unknown size) to keep a copy: stream it, and give up retries.
+      this.streaming = true;
+      this.attempt();
+    }
+  }
+
+  attempt(): void {
+    if (this.finished) return;
+    this.attempts++;
+    const tried = this.tried;
+    const ep = this.target.cluster.lb.pick({
+      random: this.ctx.random,
+      now: this.ctx.now(),
+      skip: tried === undefined ? undefined : (e) => tried.includes(e),
+    });
+    if (ep === undefined) {
+      this.replyNoHealthyUpstream();
+      return;
+    }
+    this.endpoint = ep;
+    let up: ClientRequest;
+    try {
+      up = request({
+        agent: this.ctx.agents.get(ep),
+        host: ep.address,
+        port: ep.port,
+        method: this.down.method,
+        path: this.down.path,
+        headers: this.headers.headers,
+      });
+    } catch (err) {
+      this.replyInternal(err);
+      return;
+    }
+    (up as Tagged<ClientRequest>)[kExchange] = this;
+    this.upstream = up;
+    up.on('socket', onUpstreamSocket);
+    up.on('response', onUpstreamResponse);
+    up.on('error', onUpstreamError);
+    if (this.target.retry.perTryTimeoutMs > 0) {
+      this.tryTimer = setTimeout(onTryTimeout, this.target.retry.perTryTimeoutMs, this, up);
+    }
+    if (this.body !== undefined) up.end(this.body);
+    else if (this.streaming) this.req.pipe(up);
+    else up.end();
+  }
+
+  canRetry(): boolean {
+    return !this.streaming && !this.finished && this.attempts <= this.target.retry.retries;
+  }
+
+  retryLater(): void {
+    (this.tried ??= []).push(this.endpoint!);
+    this.upstream = undefined;
+    const delay = retryBackoffMs(this.target.retry, this.attempts, this.ctx.random);
+    if (delay <= 0) this.attempt();
+    else this.retryTimer = setTimeout(onRetryTimer, delay, this);
+  }
+
+  onResponse(up: ClientRequest, ures: IncomingMessage): void {
+    if (up !== this.upstream || this.finished) {
+      ures.resume();
+      return;
+    }
+    this.clearTryTimer();
+    const ep = this.endpoint!;
+    this.target.health?.reportSuccess(ep.outlier);
+    const status = ures.statusCode ?? 502;
+    const headers = buildResponseHeaders(ures.rawHeaders, this.target.responseOps, this);
+    if (isRetriableResponse(this.target.retry, status, this.grpcStatus)) {
+      if (this.canRetry()) {
+        // Drain it so the connection goes back to the pool.
+        ures.resume();
+        this.lastError = `${ep.key} answered ${status}`;
+        this.retryLater();
+        return;
+      }
+      // Envoy passes the last retriable response through as is; the flag is for the logs.
+      if (this.target.retry.retries > 0) this.flags = ResponseFlag.UpstreamRetryLimitExceeded;
+    }
+    this.responded = true;
+    this.upstreamRes = ures;
+    (ures as Tagged<IncomingMessage>)[kExchange] = this;
+    ures.on('close', onUpstreamResponseClose);
+    this.res.writeHead(status, headers);
+    ures.pipe(this.res);
+  }
+
+  onError(up: ClientRequest, err: NodeJS.ErrnoException): void {
+    if (up !== this.upstream || this.finished) return;
+    this.clearTryTimer();
+    this.upstream = undefined;
+    if (this.responded) {
+      this.flags = ResponseFlag.UpstreamRemoteReset;
+      this.res.destroy();
+      return;
+    }
+    const ep = this.endpoint!;
+    const code = err.code ?? err.message;
+    // A keep-alive socket the upstream closed just as we reused it: not the endpoint's fault,
+    // and the request never reached the app. Node's docs recommend exactly one retry.
+    if (
+      up.reusedSocket &&
+      !this.streaming &&
+      !this.staleRetried &&
+      (code === 'ECONNRESET' || code === 'EPIPE')
+    ) {
+      this.staleRetried = true;
+      this.attempts--;
+      this.attempt();
+      return;
+    }
+    const connect = CONNECT_ERRORS.has(code);
+    this.lastError = `${ep.key} ${code}`;
+    const ejection = this.target.health?.reportFailure(ep.outlier, this.ctx.now());
+    if (ejection !== undefined) this.reportEjection(ejection, code);
+    if ((connect ? this.target.retry.connectFailure : this.target.retry.reset) && this.canRetry()) {
+      this.retryLater();
+      return;
+    }
+    const exhausted = this.attempts > 1 ? `,${ResponseFlag.UpstreamRetryLimitExceeded}` : '';
+    if (connect) {
+      this.flags = ResponseFlag.UpstreamConnectionFailure + exhausted;
+      this.reply(
+        503,
+        ResponseFlag.UpstreamConnectionFailure,
+        ErrorCode.UpstreamConnect,
+        `upstream connect error: could not connect to ${this.target.label} (${this.tries()}; last: ${this.lastError})`,
+      );
+    } else {
+      this.flags = ResponseFlag.UpstreamRemoteReset + exhausted;
+      this.reply(
+        503,
+        ResponseFlag.UpstreamRemoteReset,
+        ErrorCode.UpstreamReset,
+        `upstream ${ep.key} of ${this.target.label} reset the connection before responding (${this.tries()}; last: ${this.lastError})`,
+      );
+    }
+  }
+
+  onTryTimeout(up: ClientRequest): void {
+    this.tryTimer = undefined;
+    if (up !== this.upstream || this.finished || this.responded) return;
+    this.upstream = undefined;
+    up.destroy();
+    this.lastError = `${this.endpoint!.key} gave no response within the per-try timeout of ${this.target.retry.perTryTimeoutMs} ms`;
+    if (this.target.retry.perTryTimeoutRetriable && this.canRetry()) {
+      this.retryLater();
+      return;
+    }
+    this.flags = ResponseFlag.UpstreamRequestTimeout;
+    this.reply(
+      504,
+      ResponseFlag.UpstreamRequestTimeout,
+      ErrorCode.UpstreamTimeout,
+      `upstream request timeout: ${this.lastError}`,
+    );
+  }
+
+  onRouteTimeout(): void {
+    this.timer = undefined;
+    if (this.finished) return;
+    this.flags = ResponseFlag.UpstreamRequestTimeout;
+    this.abortUpstream();
+    if (this.responded) {
+      this.res.destroy();
+      return;
+    }
+    this.reply(
+      504,
+      ResponseFlag.UpstreamRequestTimeout,
+      ErrorCode.UpstreamTimeout,
+      `upstream request timeout: ${this.target.label} did not respond within the route timeout of ${this.target.timeoutMs} ms (${this.tries()})`,
+    );
+  }
+
+  onDownstreamClose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.res.writableFinished) {
+      // The client went away (or we reset it): stop the upstream side too.
+      this.flags ??= 'DC';
+      this.abortUpstream();
+    }
+    this.clearTimers();
+    if (requestEndChannel.hasSubscribers) this.publishEnd();
+  }
+
+  onUpstreamResponseClose(ures: IncomingMessage): void {
+    if (ures.complete || this.finished) return;
+    // The upstream died mid-body; a truncated response must not look complete downstream.
+    this.flags = ResponseFlag.UpstreamRemoteReset;
+    this.res.destroy();
+  }
+
+  abortUpstream(): void {
+    const up = this.upstream;
+    this.upstream = undefined;
+    if (up !== undefined) up.destroy();
+    if (this.upstreamRes !== undefined && !this.upstreamRes.complete) this.upstreamRes.destroy();
+    this.clearTimers();
+  }
+
+  clearTryTimer(): void {
+    if (this.tryTimer !== undefined) {
+      clearTimeout(this.tryTimer);
+      this.tryTimer = undefined;
+    }
+  }
+
+  clearTimers(): void {
+    this.clearTryTimer();
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+  }
+
+  tries(): string {
+    return this.attempts === 1 ? '1 try' : `${this.attempts} tries`;
+  }
+
+  reply(status: number, flag: string, code: string, message: string): void {
+    this.abortUpstream();
+    sendLocalReply(this.res, this.ctx.proxyId, status, flag, code, message);
+  }
+
+  replyNoHealthyUpstream(): void {
+    const eps = this.target.cluster.endpoints;
+    const unhealthy = eps.filter((e) => !e.healthy).length;
+    this.flags = ResponseFlag.NoHealthyUpstream;
+    this.reply(
+      503,
+      ResponseFlag.NoHealthyUpstream,
+      ErrorCode.NoHealthyUpstream,
+      eps.length === 0
+        ? `no healthy endpoint for ${this.target.label} (none registered)`
+        : `no healthy endpoint for ${this.target.label} (${eps.length} known, ${unhealthy} reported unhealthy)`,
+    );
+  }
+
+  replyInternal(err: unknown): void {
+    this.ctx.log?.('error', 'internal error while forwarding', {
+      error: err instanceof Error ? err.stack : String(err),
+      route: this.target.routeId,
+    });
+    this.flags = 'INTERNAL';
+    this.reply(
+      500,
+      INTERNAL_ERROR_CODE,
+      INTERNAL_ERROR_CODE,
+      `internal proxy error: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+
+  reportEjection(e: Ejection, reason: string): void {
+    const cluster = this.target.cluster.name;
+    this.ctx.log?.('warn', 'endpoint ejected', {
+      cluster,
+      endpoint: e.key,
+      durationMs: e.durationMs,
+      ejections: e.ejections,
+      reason,
+    });
+    if (endpointEjectedChannel.hasSubscribers) {
+      endpointEjectedChannel.publish({
+        proxyId: this.ctx.proxyId,
+        cluster,
+        endpoint: e.key,
+        durationMs: e.durationMs,
+        ejections: e.ejections,
+        reason,
+      });
+    }
+  }
+
+  publishEnd(): void {
+    const event: RequestEndEvent = {
+      proxyId: this.ctx.proxyId,
+      kind: this.ctx.kind,
+      method: this.down.method,
+      authority: this.down.authority,
+      path: this.down.path,
+      routeId: this.target.routeId,
+      cluster: this.target.cluster.name,
+      endpoint: this.endpoint?.key,
+      status: this.res.statusCode,
+      flag: this.flags,
+      durationMs: this.down.startedAt > 0 ? performance.now() - this.down.startedAt : 0,
+      attempts: this.attempts,
+      requestId: this.headers.requestId,
+    };
+    requestEndChannel.publish(event);
+  }
+}
+
+function exchangeOf(emitter: object): Exchange | undefined {
+  return (emitter as Tagged<object>)[kExchange];
+}
+
+function onDownstreamClose(this: ServerResponse): void {
+  exchangeOf(this)?.onDownstreamClose();
+}
+
+function onRequestData(this: IncomingMessage, chunk: Buffer): void {
+  exchangeOf(this)?.chunks?.push(chunk);
+}
+
+function onRequestEnd(this: IncomingMessage): void {
+  const ex = exchangeOf(this);
+  if (ex === undefined || ex.finished) return;
+  const chunks = ex.chunks ?? [];
+  ex.chunks = undefined;
+  ex.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  ex.attempt();
+}
+
+function onUpstreamSocket(this: ClientRequest, socket: Socket): void {
+  if (!socket.connecting) return;
+  const ex = exchangeOf(this);
+  socket.setTimeout(ex?.ctx.connectTimeoutMs ?? 10_000);
+  socket.once('timeout', onConnectTimeout);
+  socket.once('connect', onSocketConnect);
+}
+
+function onSocketConnect(this: Socket): void {
+  this.setTimeout(0);
+  this.removeListener('timeout', onConnectTimeout);
+}
+
+function onConnectTimeout(this: Socket): void {
+  const err: NodeJS.ErrnoException = new Error('connect timeout');
+  err.code = 'ETIMEDOUT';
+  this.destroy(err);
+}
+
+function onUpstreamResponse(this: ClientRequest, ures: IncomingMessage): void {
+  const ex = exchangeOf(this);
+  if (ex === undefined) ures.resume();
+  else ex.onResponse(this, ures);
+}
+
+function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void {
+  exchangeOf(this)?.onError(this, err);
+}
+
+function onUpstreamResponseClose(this: IncomingMessage): void {
+  exchangeOf(this)?.onUpstreamResponseClose(this);
+}
+
+function onRouteTimeout(ex: Exchange): void {
+  ex.onRouteTimeout();
+}
+
+function onTryTimeout(ex: Exchange, up: ClientRequest): void {
+  ex.onTryTimeout(up);
+}
+
+function onRetryTimer(ex: Exchange): void {
+  ex.retryTimer = undefined;
+  ex.attempt();
+}

@@ -1,0 +1,210 @@
+// Header rewriting for both directions, done in one pass over node's rawHeaders into the
+// flat `[name, value, ...]` form that http.request and writeHead accept as is. Names keep the
+// case the peer sent. Hop-by-hop headers (RFC 9110 7.6.1) never cross the proxy.
+
+import type { CompiledHeaderOps } from '../compile/types.js';
+
+const enum Special {
+  HopByHop = 1,
+  Connection,
+  Te,
+  TransferEncoding,
+  ContentLength,
+  Host,
+  ForwardedFor,
+  ForwardedProto,
+  RequestId,
+  Expect,
+}
+
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
+
+const REQUEST_SPECIAL = new Map<string, Special>([
+  ['connection', Special.Connection],
+  ['keep-alive', Special.HopByHop],
+  ['proxy-connection', Special.HopByHop],
+  ['te', Special.Te],
+  ['trailer', Special.HopByHop],
+  ['transfer-encoding', Special.TransferEncoding],
+  ['upgrade', Special.HopByHop],
+  ['proxy-authorization', Special.HopByHop],
+  ['proxy-authenticate', Special.HopByHop],
+  ['content-length', Special.ContentLength],
+  ['host', Special.Host],
+  ['x-forwarded-for', Special.ForwardedFor],
+  ['x-forwarded-proto', Special.ForwardedProto],
+  ['x-request-id', Special.RequestId],
+  // Node's server has already answered `Expect: 100-continue` for us.
+  ['expect', Special.Expect],
+]);
+
+/** What building the upstream request headers found out about the request. */
+export interface RequestHeadersResult {
+  headers: string[];
+  /** Content-Length, -1 when absent. */
+  contentLength: number;
+  /** A body follows (Content-Length > 0 or Transfer-Encoding). */
+  hasBody: boolean;
+  requestId: string;
+}
+
+export interface RequestHeadersInput {
+  /** Host to send upstream: the rewrite, or the request's own authority. */
+  host: string;
+  /** Appended to X-Forwarded-For; undefined leaves the header as it came. */
+  clientAddress: string | undefined;
+  /** X-Forwarded-Proto when the request has none. */
+  scheme: string;
+  ops: CompiledHeaderOps;
+  newRequestId: () => string;
+}
+
+export function buildRequestHeaders(
+  raw: readonly string[],
+  input: RequestHeadersInput,
+): RequestHeadersResult {
+  const ops = input.ops;
+  const dropOps = ops.drop.size > 0 ? ops.drop : undefined;
+  const out: string[] = ['Host', input.host];
+  let contentLength = -1;
+  let chunked = false;
+  let forwardedFor: string | undefined;
+  let hasProto = false;
+  let requestId: string | undefined;
+  let connectionTokens: string[] | undefined;
+
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    const special = REQUEST_SPECIAL.get(lower);
+    if (special === undefined) {
+      if (dropOps === undefined || !dropOps.has(lower)) out.push(name, value);
+      continue;
+    }
+    switch (special) {
+      case Special.HopByHop:
+      case Special.Host:
+      case Special.Expect:
+        break;
+      case Special.Connection:
+        connectionTokens = collectConnectionTokens(value, connectionTokens);
+        break;
+      case Special.Te:
+        // TE is hop-by-hop, but `trailers` is what gRPC-style peers need to see.
+        if (/\btrailers\b/i.test(value)) out.push('te', 'trailers');
+        break;
+      case Special.TransferEncoding:
+        // Node de-chunked the body; keeping the header makes http.request chunk it again.
+        chunked = true;
+        out.push(name, value);
+        break;
+      case Special.ContentLength:
+        contentLength = Number(value);
+        out.push(name, value);
+        break;
+      case Special.ForwardedFor:
+        if (dropOps !== undefined && dropOps.has(lower)) break;
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
+      case Special.ForwardedProto:
+        if (dropOps !== undefined && dropOps.has(lower)) break;
+        hasProto = true;
+        out.push(name, value);
+        break;
+      case Special.RequestId:
+        if (dropOps !== undefined && dropOps.has(lower)) break;
+        if (requestId === undefined) {
+          requestId = value;
+          out.push(name, value);
+        }
+        break;
+    }
+  }
+
+  if (input.clientAddress !== undefined) {
+    out.push(
+      'x-forwarded-for',
+      forwardedFor === undefined ? input.clientAddress : `${forwardedFor}, ${input.clientAddress}`,
+    );
+  } else if (forwardedFor !== undefined) {
+    out.push('x-forwarded-for', forwardedFor);
+  }
+  if (!hasProto) out.push('x-forwarded-proto', input.scheme);
+  if (requestId === undefined) {
+    requestId = input.newRequestId();
+    out.push('x-request-id', requestId);
+  }
+  const append = ops.append;
+  for (let i = 0; i < append.length; i++) out.push(append[i]!);
+
+  return {
+    headers: connectionTokens === undefined ? out : without(out, connectionTokens, 2),
+    contentLength,
+    hasBody: chunked || contentLength > 0,
+    requestId,
+  };
+}
+
+/** Response headers to send downstream; reports `grpc-status` for retry decisions. */
+export function buildResponseHeaders(
+  raw: readonly string[],
+  ops: CompiledHeaderOps,
+  found: { grpcStatus: number },
+): string[] {
+  const dropOps = ops.drop.size > 0 ? ops.drop : undefined;
+  const out: string[] = [];
+  let connectionTokens: string[] | undefined;
+  let grpcStatus = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(lower)) {
+      if (lower === 'connection')
+        connectionTokens = collectConnectionTokens(value, connectionTokens);
+      continue;
+    }
+    if (lower === 'grpc-status') grpcStatus = Number(value);
+    if (dropOps !== undefined && dropOps.has(lower)) continue;
+    out.push(name, value);
+  }
+  found.grpcStatus = Number.isInteger(grpcStatus) ? grpcStatus : -1;
+  const append = ops.append;
+  for (let i = 0; i < append.length; i++) out.push(append[i]!);
+  return connectionTokens === undefined ? out : without(out, connectionTokens, 0);
+}
+
+/** Header names a Connection header lists (besides close/keep-alive), lower case. */
+function collectConnectionTokens(value: string, into: string[] | undefined): string[] | undefined {
+  const v = value.toLowerCase();
+  if (v === 'keep-alive' || v === 'close') return into;
+  let out = into;
+  for (const part of v.split(',')) {
+    const t = part.trim();
+    if (t === '' || t === 'close' || t === 'keep-alive') continue;
+    (out ??= []).push(t);
+  }
+  return out;
+}
+
+/** Drops the listed names, keeping the first `keep` entries (the Host pair we put first). */
+function without(headers: string[], names: readonly string[], keep: number): string[] {
+  const out: string[] = headers.slice(0, keep);
+  for (let i = keep; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (names.includes(name.toLowerCase())) continue;
+    out.push(name, headers[i + 1]!);
+  }
+  return out;
+}
