@@ -103,6 +103,7 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
         {
           method: view.method,
           path: view.pathAndQuery,
+          originalPath: view.path,
           authority: view.authority,
           startedAt,
         },

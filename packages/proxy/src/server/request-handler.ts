@@ -204,7 +204,7 @@ function handle(
     },
     req,
     res,
-    { method: view.method, path, authority: view.authority, startedAt },
+    { method: view.method, path, originalPath: view.path, authority: view.authority, startedAt },
     headers,
   );
 }

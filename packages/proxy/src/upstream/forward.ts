@@ -54,6 +54,8 @@ export interface DownstreamInfo {
   method: string;
   /** Path and query to send upstream. */
   path: string;
+  /** Path as received, without the query: what telemetry reports. */
+  originalPath: string;
   /** Host without port, for telemetry. */
   authority: string;
   /** performance.now() at arrival when someone listens to telemetry, else 0. */
@@ -118,9 +120,6 @@ class Exchange {
   start(): void {
     (this.res as Tagged<ServerResponse>)[kExchange] = this;
     this.res.on('close', onDownstreamClose);
-    if (this.target.timeoutMs > 0) {
-      this.timer = setTimeout(onRouteTimeout, this.target.timeoutMs, this);
-    }
     const h = this.headers;
     if (!h.hasBody) {
       this.attempt();
@@ -143,6 +142,11 @@ class Exchange {
   attempt(): void {
     if (this.finished) return;
     this.attempts++;
+    // Envoy starts the route timeout once the request is in hand; a slow upload of a
+    // buffered body does not eat into the upstream's time.
+    if (this.attempts === 1 && this.target.timeoutMs > 0 && this.timer === undefined) {
+      this.timer = setTimeout(onRouteTimeout, this.target.timeoutMs, this);
+    }
     const tried = this.tried;
     const ep = this.target.cluster.lb.pick({
       random: this.ctx.random,
@@ -362,7 +366,29 @@ class Exchange {
 
   reply(status: number, flag: string, code: string, message: string): void {
     this.abortUpstream();
+    // A streamed body stops being read when its upstream goes away; drain the rest so the
+    // client's keep-alive connection can carry its next request.
+    if (this.streaming && !this.req.complete) this.req.resume();
+    if (this.res.destroyed) return;
     sendLocalReply(this.res, this.ctx.proxyId, status, flag, code, message);
+  }
+
+  /** An exception in one of our event handlers: answer 500 if we still can, else reset. */
+  fail(err: unknown): void {
+    try {
+      if (this.responded || this.res.headersSent) {
+        this.ctx.log?.('error', 'internal error while streaming a response', {
+          error: err instanceof Error ? err.stack : String(err),
+          route: this.target.routeId,
+        });
+        this.abortUpstream();
+        this.res.destroy();
+      } else {
+        this.replyInternal(err);
+      }
+    } catch {
+      this.res.destroy();
+    }
   }
 
   replyNoHealthyUpstream(): void {
@@ -420,7 +446,7 @@ class Exchange {
       kind: this.ctx.kind,
       method: this.down.method,
       authority: this.down.authority,
-      path: this.down.path,
+      path: this.down.originalPath,
       routeId: this.target.routeId,
       cluster: this.target.cluster.name,
       endpoint: this.endpoint?.key,
@@ -439,7 +465,15 @@ function exchangeOf(emitter: object): Exchange | undefined {
 }
 
 function onDownstreamClose(this: ServerResponse): void {
-  exchangeOf(this)?.onDownstreamClose();
+  const ex = exchangeOf(this);
+  if (ex === undefined) return;
+  try {
+    ex.onDownstreamClose();
+  } catch (err) {
+    ex.ctx.log?.('error', 'internal error after a request', {
+      error: err instanceof Error ? err.stack : String(err),
+    });
+  }
 }
 
 function onRequestData(this: IncomingMessage, chunk: Buffer): void {
@@ -452,7 +486,7 @@ function onRequestEnd(this: IncomingMessage): void {
   const chunks = ex.chunks ?? [];
   ex.chunks = undefined;
   ex.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  ex.attempt();
+  attemptSafely(ex);
 }
 
 function onUpstreamSocket(this: ClientRequest, socket: Socket): void {
@@ -474,29 +508,67 @@ function onConnectTimeout(this: Socket): void {
   this.destroy(err);
 }
 
+// Event handlers run outside the request handler's try/catch, and an exception escaping one
+// would take the whole process down: each one catches and fails only its own request.
+
 function onUpstreamResponse(this: ClientRequest, ures: IncomingMessage): void {
   const ex = exchangeOf(this);
-  if (ex === undefined) ures.resume();
-  else ex.onResponse(this, ures);
+  if (ex === undefined) {
+    ures.resume();
+    return;
+  }
+  try {
+    ex.onResponse(this, ures);
+  } catch (err) {
+    ex.fail(err);
+  }
 }
 
 function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void {
-  exchangeOf(this)?.onError(this, err);
+  const ex = exchangeOf(this);
+  if (ex === undefined) return;
+  try {
+    ex.onError(this, err);
+  } catch (e) {
+    ex.fail(e);
+  }
 }
 
 function onUpstreamResponseClose(this: IncomingMessage): void {
-  exchangeOf(this)?.onUpstreamResponseClose(this);
+  const ex = exchangeOf(this);
+  if (ex === undefined) return;
+  try {
+    ex.onUpstreamResponseClose(this);
+  } catch (err) {
+    ex.fail(err);
+  }
 }
 
 function onRouteTimeout(ex: Exchange): void {
-  ex.onRouteTimeout();
+  try {
+    ex.onRouteTimeout();
+  } catch (err) {
+    ex.fail(err);
+  }
 }
 
 function onTryTimeout(ex: Exchange, up: ClientRequest): void {
-  ex.onTryTimeout(up);
+  try {
+    ex.onTryTimeout(up);
+  } catch (err) {
+    ex.fail(err);
+  }
 }
 
 function onRetryTimer(ex: Exchange): void {
   ex.retryTimer = undefined;
-  ex.attempt();
+  attemptSafely(ex);
+}
+
+function attemptSafely(ex: Exchange): void {
+  try {
+    ex.attempt();
+  } catch (err) {
+    ex.fail(err);
+  }
 }
