@@ -1,11 +1,8 @@
 // The `weft` command. Every subcommand has --help; errors go to stderr with a non-zero exit.
 
 import { Command, CommanderError, Option } from 'commander';
-import { startControlPlane } from '@weft/control-plane';
-import { startGateway, startSidecar } from '@weft/proxy';
 import { ApiError, createApi } from './api-client.js';
 import { applyCommand, deleteCommand, getCommand, GET_TARGETS } from './commands/config.js';
-import { startDemo } from './demo/demo.js';
 import { parseFormat } from './output.js';
 
 const DEFAULT_CONTROL = process.env.WEFT_CONTROL ?? 'http://127.0.0.1:15010';
@@ -71,6 +68,8 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 15010)
     .option('--data-dir <dir>', 'folder for the embedded store', '.weft')
     .action(async (o: { host: string; port: number; dataDir: string }) => {
+      // Loaded on use: `weft get` should not pay for SQLite and the proxy at start-up.
+      const { startControlPlane } = await import('@weft/control-plane');
       const cp = await startControlPlane({ dataDir: o.dataDir, host: o.host, port: o.port });
       ready({ role: 'control', port: cp.port, url: cp.url });
       process.exitCode = await untilSignal(() => cp.close());
@@ -97,6 +96,7 @@ export function buildProgram(): Command {
         namespace: string;
         label: Record<string, string>;
       }) => {
+        const { startGateway } = await import('@weft/proxy');
         const gw = await startGateway({
           control: program.opts<{ control: string }>().control,
           host: o.host,
@@ -139,6 +139,7 @@ export function buildProgram(): Command {
         ttl: number;
         probeInterval: number;
       }) => {
+        const { startSidecar } = await import('@weft/proxy');
         const sc = await startSidecar({
           control: program.opts<{ control: string }>().control,
           service: o.service,
@@ -216,6 +217,7 @@ export function buildProgram(): Command {
     .action(async (o: { port: number; dataDir?: string }) => {
       const say = (l: string) => process.stdout.write(`${l}\n`);
       say('Starting the Weft demo mesh…');
+      const { startDemo } = await import('./demo/demo.js');
       const demo = await startDemo({
         port: o.port,
         ...(o.dataDir ? { dataDir: o.dataDir } : {}),
@@ -236,12 +238,6 @@ export function buildProgram(): Command {
       say(`  npx weft --control ${demo.controlUrl} get routes`);
       say(`  npx weft --control ${demo.controlUrl} proxy-status`);
       say(`Logs: ${demo.dataDir}/logs   Stop with Ctrl-C.`);
-      ready({
-        role: 'demo',
-        gatewayPort: demo.gatewayPort,
-        controlUrl: demo.controlUrl,
-        processes: demo.processes,
-      });
       process.exitCode = await untilSignal(async () => {
         say('Stopping…');
         await demo.stop();

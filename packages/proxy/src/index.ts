@@ -1,3 +1,12 @@
 export { startGateway, type GatewayOptions, type RunningGateway } from './run/gateway.js';
 export { startSidecar, type SidecarOptions, type RunningSidecar } from './run/sidecar.js';
 export { connectSnapshotStream } from './client/stream.js';
+export { createDataPlane, type DataPlane } from './data-plane.js';
+export { listen } from './server/listen.js';
+export { createInboundHandler } from './server/inbound.js';
+export { createRequestHandler } from './server/request-handler.js';
+export { compileSnapshot } from './compile/compile-snapshot.js';
+export { summarizeRouteTable } from './compile/summarize.js';
+export { subscribeAccessLog } from './telemetry/access-log.js';
+export { CHANNEL_NAMES } from './telemetry/channels.js';
+export type { LogFn } from './telemetry/log.js';

@@ -57,11 +57,17 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     service: opts.service,
   };
   const dp = createDataPlane({ node, log });
-  const inbound = await listen(
-    createInboundHandler({ appHost, appPort: opts.appPort, proxyId: node.id }),
-    { host, port: opts.inboundPort ?? 0 },
-  );
-  const outbound = await listen(dp.outboundHandler(), { host, port: opts.outboundPort ?? 0 });
+  const inboundHandler = createInboundHandler({ appHost, appPort: opts.appPort, proxyId: node.id });
+  const inbound = await listen(inboundHandler, {
+    host,
+    port: opts.inboundPort ?? 0,
+    proxyId: node.id,
+  });
+  const outbound = await listen(dp.outboundHandler(), {
+    host,
+    port: opts.outboundPort ?? 0,
+    proxyId: node.id,
+  });
   const stream = connectSnapshotStream({
     control: opts.control,
     node,
@@ -103,6 +109,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       await lifecycle.stop();
       stream.close();
       await Promise.all([inbound.close(), outbound.close()]);
+      inboundHandler.close();
       await dp.close();
     },
   };

@@ -9,7 +9,7 @@
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, ResponseFlag } from '@weft/model';
+import { ErrorCode, PROXY_ERROR_HEADER, ResponseFlag } from '@weft/model';
 import { isRetriableResponse, retryBackoffMs } from '../compile/retry-policy.js';
 import type { CompiledHeaderOps, CompiledRetryPolicy, RuntimeCluster } from '../compile/types.js';
 import type { EndpointState } from '../lb/types.js';
@@ -204,9 +204,26 @@ class Exchange {
     }
     this.clearTryTimer();
     const ep = this.endpoint!;
-    this.target.health?.reportSuccess(ep.outlier);
     const status = ures.statusCode ?? 502;
-    const headers = buildResponseHeaders(ures.rawHeaders, this.target.responseOps, this);
+    // A peer sidecar that could not connect to its app answers 503 UF: the request never
+    // reached an app, so it is a connect failure of that endpoint (eject, retry elsewhere),
+    // not an application 503. Only 503s pay for reading the header.
+    if (
+      status === 503 &&
+      ures.headers[PROXY_ERROR_HEADER] === ResponseFlag.UpstreamConnectionFailure
+    ) {
+      ures.resume();
+      this.target.health?.reportFailure(ep.outlier, this.ctx.now());
+      if (this.target.retry.connectFailure && this.canRetry()) {
+        this.lastError = `${ep.key}: its sidecar could not reach the app`;
+        this.retryLater();
+        return;
+      }
+      this.flags = ResponseFlag.UpstreamConnectionFailure;
+      this.passThrough(ures, status);
+      return;
+    }
+    this.target.health?.reportSuccess(ep.outlier);
     if (isRetriableResponse(this.target.retry, status, this.grpcStatus)) {
       if (this.canRetry()) {
         // Drain it so the connection goes back to the pool.
@@ -218,11 +235,18 @@ class Exchange {
       // Envoy passes the last retriable response through as is; the flag is for the logs.
       if (this.target.retry.retries > 0) this.flags = ResponseFlag.UpstreamRetryLimitExceeded;
     }
+    this.passThrough(ures, status);
+  }
+
+  private passThrough(ures: IncomingMessage, status: number): void {
     this.responded = true;
     this.upstreamRes = ures;
     (ures as Tagged<IncomingMessage>)[kExchange] = this;
     ures.on('close', onUpstreamResponseClose);
-    this.res.writeHead(status, headers);
+    this.res.writeHead(
+      status,
+      buildResponseHeaders(ures.rawHeaders, this.target.responseOps, this),
+    );
     ures.pipe(this.res);
   }
 
