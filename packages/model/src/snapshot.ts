@@ -55,12 +55,48 @@ export interface RetryPolicy {
   retriableStatusCodes: number[];
 }
 
+/** Istio's HTTPFaultInjection, applied by the client-side proxy before routing. */
+export interface FaultPolicy {
+  /** Delay `percent`% of requests by `fixedDelayMs` (before the route timeout starts). */
+  delay?: { fixedDelayMs: number; percent: number };
+  /** Answer `percent`% of requests with `httpStatus` without calling the upstream. */
+  abort?: { httpStatus: number; percent: number };
+}
+
+/** A copy of each request sent fire-and-forget; its response is dropped. */
+export interface MirrorPolicy {
+  cluster: string;
+  host: string;
+  subset?: string;
+  port?: number;
+  /** 0-100; Istio's default for `mirror` without `mirrorPercentage` is 100. */
+  percent: number;
+}
+
+/** Istio's CorsPolicy, with origins compiled to string matches. */
+export interface CorsConfig {
+  allowOrigins: StringMatch[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+  allowCredentials?: boolean;
+  /** What to do with a preflight whose origin does not match: FORWARD (default) or IGNORE. */
+  unmatchedPreflights?: 'FORWARD' | 'IGNORE';
+}
+
 export interface RouteAction {
   type: 'route';
   destinations: WeightedDestination[];
   timeoutMs?: number;
   retries?: RetryPolicy;
-  rewrite?: { uri?: string; authority?: string };
+  rewrite?: {
+    uri?: string;
+    authority?: string;
+    /** RE2 substitution on the path; `\\1`-style capture references in `rewrite`. */
+    uriRegex?: { match: string; rewrite: string };
+  };
+  mirrors?: MirrorPolicy[];
 }
 
 export interface RedirectAction {
@@ -69,6 +105,9 @@ export interface RedirectAction {
   authority?: string;
   scheme?: string;
   port?: number;
+  /** Replaces the matched prefix (needs a prefix match), keeping the rest of the path. */
+  prefixRewrite?: string;
+  derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
   code: number;
 }
 
@@ -86,6 +125,8 @@ export interface Route {
   matches: MatchBlock[];
   action: RouteAction | RedirectAction | DirectResponseAction;
   headers?: HeaderRules;
+  fault?: FaultPolicy;
+  cors?: CorsConfig;
 }
 
 /** A set of domains and the ordered routes that serve them (Envoy's virtual host). */
@@ -101,7 +142,24 @@ export interface VirtualHost {
   routes: Route[];
 }
 
-export type LbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'PASSTHROUGH';
+/**
+ * `PEAK_EWMA` is Weft's default for services with no load-balancer setting: power of two
+ * choices over peak-EWMA latency and in-flight requests (as Linkerd does). The others are
+ * Istio's `loadBalancer.simple` values.
+ */
+export type LbPolicy = 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'PASSTHROUGH' | 'PEAK_EWMA';
+
+/** Istio's consistentHash: what to hash, and which table to hash onto. */
+export interface ConsistentHash {
+  key:
+    | { header: string }
+    | { cookie: { name: string; path?: string; ttlMs?: number } }
+    | { sourceIp: true }
+    | { queryParameter: string };
+  algorithm: 'RING_HASH' | 'MAGLEV';
+  minRingSize?: number;
+  tableSize?: number;
+}
 
 export interface Endpoint {
   /** Instance id as registered. */
@@ -121,6 +179,10 @@ export interface Cluster {
   service: string;
   subset?: string;
   lb: LbPolicy;
+  /** Set when the DestinationRule asks for consistent hashing; it replaces `lb`. */
+  hash?: ConsistentHash;
+  /** Slow start: a new endpoint's share ramps up over this long (warmupDurationSecs). */
+  warmupMs?: number;
   endpoints: Endpoint[];
 }
 
@@ -128,6 +190,17 @@ export interface GatewayServer {
   port: { number: number; name?: string; protocol: string };
   /** Host patterns this server accepts, without namespace prefix, lower case. */
   hosts: string[];
+  /**
+   * TLS settings. `httpsRedirect` answers plain HTTP with a 301 to https. `mode: SIMPLE`
+   * terminates TLS with the PEM files named (paths on the gateway's machine, as in Istio).
+   */
+  tls?: {
+    httpsRedirect?: boolean;
+    mode?: 'SIMPLE';
+    serverCertificate?: string;
+    privateKey?: string;
+    caCertificates?: string;
+  };
 }
 
 /** One Gateway resource, with the virtual hosts bound to it. */

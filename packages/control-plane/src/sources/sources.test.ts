@@ -246,7 +246,8 @@ function yamlFiles(dir: string): string[] {
 
 describe(
   'Istio compatibility corpus',
-  { skip: !existsSync(COMPAT) && `no corpus at ${COMPAT}` },
+  // Outside CI a checkout without shared/ beside it skips; under CI a missing corpus fails.
+  { skip: process.env.CI !== 'true' && !existsSync(COMPAT) && `no corpus at ${COMPAT}` },
   () => {
     it('loads every published Istio file without an error', () => {
       const files = yamlFiles(COMPAT).sort();

@@ -23,6 +23,8 @@ const byPolicy: Record<LbPolicy, AlgorithmName> = {
   LEAST_REQUEST: 'round-robin',
   // The proxy has no original-destination forwarding yet; the endpoints are known.
   PASSTHROUGH: 'round-robin',
+  // Until peak-EWMA P2C lands in its own folder.
+  PEAK_EWMA: 'round-robin',
 };
 
 /** The algorithm a cluster uses: round robin becomes weighted when endpoint weights differ. */
