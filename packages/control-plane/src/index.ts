@@ -4,4 +4,4 @@ export { startControlPlane, type ControlPlaneOptions, type RunningControlPlane }
 export { ControlPlane } from './control-plane.js';
 export { translate } from './translate/translate.js';
 export type { TranslateInput } from './translate/input.js';
-export type { ApplyResult } from './api/server.js';
+export type { ApplyResult, RouteRow } from './api/server.js';

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { formatViolation, type Instance, type ProxyStatus, type Violation } from '@weft/model';
-import type { ApplyResult } from '@weft/control-plane';
+import type { ApplyResult, RouteRow } from '@weft/control-plane';
 import { ApiError, type Api } from '../api-client.js';
 import { print, table, type OutputFormat } from '../output.js';
 
@@ -153,16 +153,7 @@ export async function getCommand(
     return 0;
   }
   if (w === 'routes' || w === 'route') {
-    const { items } = await api.request<{
-      items: {
-        listener: string;
-        virtualHost: string;
-        domains: string[];
-        route: string;
-        match: string;
-        action: string;
-      }[];
-    }>('GET', '/v1/routes');
+    const { items } = await api.request<{ items: RouteRow[] }>('GET', '/v1/routes');
     print(format, items, () =>
       table(
         ['listener', 'virtual host', 'route', 'match', 'destination'],

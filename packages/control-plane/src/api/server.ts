@@ -316,15 +316,18 @@ function services(cp: ControlPlane) {
     .map((s) => ({ ...s, versions: [...s.versions].sort() }));
 }
 
-function routeRows(s: Snapshot) {
-  const rows: {
-    listener: string;
-    virtualHost: string;
-    domains: string[];
-    route: string;
-    match: string;
-    action: string;
-  }[] = [];
+/** One row of `GET /v1/routes`: a route as a person reads it. */
+export interface RouteRow {
+  listener: string;
+  virtualHost: string;
+  domains: string[];
+  route: string;
+  match: string;
+  action: string;
+}
+
+function routeRows(s: Snapshot): RouteRow[] {
+  const rows: RouteRow[] = [];
   const add = (listener: string, vhs: Snapshot['mesh']['virtualHosts']) => {
     for (const vh of vhs)
       for (const r of vh.routes)
