@@ -20,6 +20,10 @@ export const ResponseFlag = {
   UpstreamOverflow: 'UO',
   /** The downstream request was malformed. */
   DownstreamProtocolError: 'DPE',
+  /** Fault injection answered the request without calling the upstream. */
+  FaultInjected: 'FI',
+  /** Fault injection delayed the request. */
+  DelayInjected: 'DI',
 } as const;
 export type ResponseFlag = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 

@@ -111,15 +111,16 @@ spec:
   http:
   - match:
     - uri: {prefix: /foo/}
+      source_labels: {app: a}
     redirect:
       authority: foo.example.com
       prefix_rewrite: /
 `;
     const { resources, violations } = loadSources([{ path: 'r.yaml', text }]);
     assert.equal(resources.length, 1);
-    const v = find(violations, 'spec.http[0].redirect.prefix_rewrite');
+    const v = find(violations, 'spec.http[0].match[0].source_labels');
     assert.equal(v?.message, 'not supported by Weft yet; ignored');
-    assert.equal(at(v), 'r.yaml:11:7');
+    assert.equal(at(v), 'r.yaml:9:7');
   });
 
   it('falls back to the parent for a missing required field', () => {

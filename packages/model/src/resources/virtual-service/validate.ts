@@ -1,9 +1,9 @@
 // Checks on a VirtualService beyond its schema, after istio/istio
 // pkg/config/validation/validation.go (validateVirtualService, validateHTTPRoute, ...).
+import { RE2JS } from 're2js';
 import { parseDurationMs } from '../duration.js';
 import {
   checkHost,
-  checkRegex,
   checkResourceRef,
   checkStringMatch,
   setMembers,
@@ -11,6 +11,7 @@ import {
   type Report,
 } from '../checks.js';
 import type {
+  CorsPolicy,
   Destination,
   HTTPFaultInjection,
   HTTPMatchRequest,
@@ -39,6 +40,22 @@ const RETRY_ON = new Set([
   'resource-exhausted',
   'unavailable',
 ]);
+
+/** Istio's validateHTTPMethod for corsPolicy.allowMethods. */
+const CORS_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+  'PATCH',
+]);
+
+/** Istio's ValidateHTTPHeaderName. */
+const HEADER_NAME = /^[-_A-Za-z0-9]+$/;
 
 export function validateVirtualService(
   spec: VirtualServiceSpec,
@@ -131,6 +148,21 @@ function validateHttpRoute(rule: HTTPRoute, path: FieldPath, report: Report): vo
     if (redirect.port !== undefined && redirect.derivePort !== undefined) {
       report.error([...p, 'derivePort'], 'cannot be combined with port');
     }
+    if (redirect.prefixRewrite !== undefined) {
+      if (redirect.uri !== undefined) {
+        report.error([...p, 'prefixRewrite'], 'cannot be combined with uri');
+      }
+      // It replaces the matched prefix: an exact or regex uri match has none. A block without
+      // a uri match is the implicit prefix `/`.
+      rule.match?.forEach((m, i) => {
+        if (m.uri !== undefined && m.uri.prefix === undefined) {
+          report.error(
+            [...p, 'prefixRewrite'],
+            `needs a uri prefix match, but match[${i}].uri is not a prefix match`,
+          );
+        }
+      });
+    }
   }
   if (directResponse) {
     const p = [...path, 'directResponse'];
@@ -148,17 +180,104 @@ function validateHttpRoute(rule: HTTPRoute, path: FieldPath, report: Report): vo
       report.error([...p, 'uriRegexRewrite'], 'cannot be combined with uri');
     }
     if (rewrite.uriRegexRewrite)
-      checkRegex(rewrite.uriRegexRewrite.match, [...p, 'uriRegexRewrite', 'match'], report);
+      checkRegexRewrite(rewrite.uriRegexRewrite, [...p, 'uriRegexRewrite'], report);
   }
   if (rule.retries) validateRetries(rule.retries, [...path, 'retries'], report);
   if (rule.fault) validateFault(rule.fault, [...path, 'fault'], report);
+  validateMirrors(rule, path, report);
+  if (rule.corsPolicy) validateCors(rule.corsPolicy, [...path, 'corsPolicy'], report);
+}
+
+/**
+ * Envoy's regex_rewrite: RE2 substitution where `\1`..`\9` name capture groups (`\0` the whole
+ * match) and `\\` is a backslash. RE2 refuses any other escape and a group the pattern lacks.
+ */
+function checkRegexRewrite(
+  r: { match: string; rewrite: string },
+  path: FieldPath,
+  report: Report,
+): void {
+  let groups: number;
+  try {
+    groups = RE2JS.compile(r.match).groupCount();
+  } catch (e) {
+    report.error(
+      [...path, 'match'],
+      `invalid RE2 regular expression: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    return;
+  }
+  const s = r.rewrite;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '\\') continue;
+    const next = s[i + 1];
+    if (next === '\\') {
+      i++;
+    } else if (next !== undefined && next >= '0' && next <= '9') {
+      if (Number(next) > groups) {
+        report.error(
+          [...path, 'rewrite'],
+          `refers to group \\${next}, but match has ${groups} capture group${groups === 1 ? '' : 's'}`,
+        );
+      }
+      i++;
+    } else {
+      report.error(
+        [...path, 'rewrite'],
+        'a backslash must be followed by a digit (a capture group) or another backslash',
+      );
+      return;
+    }
+  }
+}
+
+function validateMirrors(rule: HTTPRoute, path: FieldPath, report: Report): void {
   if (rule.mirror) validateDestination(rule.mirror, [...path, 'mirror'], report);
+  if (rule.mirror && rule.mirrors?.length) {
+    report.error([...path, 'mirrors'], 'cannot be combined with mirror');
+  }
   rule.mirrors?.forEach((m, i) =>
     validateDestination(m.destination, [...path, 'mirrors', i, 'destination'], report),
   );
-  rule.corsPolicy?.allowOrigins?.forEach((o, i) =>
-    checkStringMatch(o, [...path, 'corsPolicy', 'allowOrigins', i], report, { presence: false }),
-  );
+  if (rule.mirrorPercent !== undefined && rule.mirrorPercent > 100) {
+    report.error([...path, 'mirrorPercent'], 'percentage must be 0-100');
+  }
+  if (!rule.mirror) {
+    for (const key of ['mirrorPercentage', 'mirrorPercent'] as const) {
+      if (rule[key] !== undefined) report.warning([...path, key], 'has no effect without mirror');
+    }
+  }
+}
+
+function validateCors(c: CorsPolicy, path: FieldPath, report: Report): void {
+  c.allowOrigins?.forEach((o, i) => {
+    const p = [...path, 'allowOrigins', i];
+    checkStringMatch(o, p, report, { presence: false });
+    for (const k of ['exact', 'prefix', 'regex'] as const) {
+      if (o[k] === '') report.error([...p, k], 'must not be empty');
+    }
+  });
+  c.allowMethods?.forEach((m, i) => {
+    if (!CORS_METHODS.has(m)) {
+      report.error([...path, 'allowMethods', i], `"${m}" is not a supported HTTP method`);
+    }
+  });
+  for (const key of ['allowHeaders', 'exposeHeaders'] as const) {
+    c[key]?.forEach((h, i) => {
+      if (!HEADER_NAME.test(h)) {
+        report.error([...path, key, i], `"${h}" is not a valid header name`);
+      }
+    });
+  }
+  if (c.maxAge !== undefined) {
+    const ms = parseDurationMs(c.maxAge);
+    if (ms !== undefined && ms % 1000 !== 0) {
+      report.error(
+        [...path, 'maxAge'],
+        'is accurate only to seconds; use a whole number of seconds',
+      );
+    }
+  }
 }
 
 function validateMatch(m: HTTPMatchRequest, path: FieldPath, report: Report): void {
@@ -234,6 +353,9 @@ function validateFault(f: HTTPFaultInjection, path: FieldPath, report: Report): 
     if (f.delay.percent !== undefined && (f.delay.percent < 0 || f.delay.percent > 100)) {
       report.error([...p, 'percent'], 'percentage must be 0-100');
     }
+    if (f.delay.percentage === undefined && f.delay.percent === undefined) {
+      report.warning(p, 'no percentage: Istio delays no request (an absent percentage is 0%)');
+    }
   }
   if (f.abort) {
     const p = [...path, 'abort'];
@@ -242,6 +364,9 @@ function validateFault(f: HTTPFaultInjection, path: FieldPath, report: Report): 
     const s = f.abort.httpStatus;
     if (s !== undefined && (s < 200 || s > 599)) {
       report.error([...p, 'httpStatus'], 'must be between 200 and 599');
+    }
+    if (f.abort.percentage === undefined) {
+      report.warning(p, 'no percentage: Istio aborts no request (an absent percentage is 0%)');
     }
   }
   if (!f.delay && !f.abort) report.error(path, 'set delay, abort or both');

@@ -47,6 +47,22 @@ describe('VirtualService', () => {
             },
           ],
           rewrite: { uri: '/v1', authority: 'other' },
+          fault: {
+            delay: { fixedDelay: '5s', percentage: { value: 0.1 } },
+            abort: { httpStatus: 503, percentage: { value: 50 } },
+          },
+          mirror: { host: 'reviews', subset: 'v3' },
+          mirrorPercentage: { value: 25 },
+          corsPolicy: {
+            allowOrigins: [{ exact: 'https://a.example' }, { regex: 'https://.*\\.b\\.example' }],
+            allowOrigin: ['https://old.example'],
+            allowMethods: ['GET', 'POST'],
+            allowHeaders: ['x-custom', 'Content-Type'],
+            exposeHeaders: ['x-served-by'],
+            maxAge: '24h',
+            allowCredentials: true,
+            unmatchedPreflights: 'IGNORE',
+          },
           timeout: '1.5s',
           retries: {
             attempts: 3,
@@ -61,6 +77,22 @@ describe('VirtualService', () => {
         {
           match: [{ uri: { exact: '/old' } }],
           redirect: { uri: '/new', authority: 'a', scheme: 'https', port: 8443, redirectCode: 308 },
+        },
+        {
+          match: [{ uri: { prefix: '/legacy/' } }, { headers: { x: { exact: 'y' } } }],
+          redirect: { prefixRewrite: '/v2/', derivePort: 'FROM_PROTOCOL_DEFAULT' },
+        },
+        {
+          match: [{ uri: { prefix: '/service/' } }],
+          route: [to('reviews')],
+          rewrite: {
+            uriRegexRewrite: { match: '^/service/([^/]+)(/.*)$', rewrite: '/customprefix/\\2/\\1' },
+          },
+          mirrors: [
+            { destination: { host: 'shadow-a' }, percentage: { value: 10 } },
+            { destination: { host: 'shadow-b', port: { number: 8080 } } },
+          ],
+          fault: { delay: { fixedDelay: '100ms', percent: 5 } },
         },
         {
           match: [{ uri: { exact: '/down' } }],
@@ -82,12 +114,11 @@ describe('VirtualService', () => {
         {
           match: [{ uri: { prefix: '/' }, sourceLabels: { app: 'a' }, gateways: ['mesh'] }],
           route: [to('reviews')],
-          fault: { abort: { httpStatus: 500, percentage: { value: 10 } } },
-          mirror: { host: 'shadow' },
-          mirrorPercentage: { value: 5 },
-          corsPolicy: { allowOrigins: [{ exact: 'https://a' }] },
+          fault: {
+            delay: { exponentialDelay: '1s', percentage: { value: 1 } },
+            abort: { grpcStatus: 'UNAVAILABLE', percentage: { value: 10 } },
+          },
           retries: { attempts: 1, retryRemoteLocalities: true },
-          rewrite: { uriRegexRewrite: { match: '^/a(.*)', rewrite: '/b\\1' } },
         },
         { match: [{ uri: { prefix: '/r' } }], redirect: { derivePort: 'FROM_REQUEST_PORT' } },
         {
@@ -103,13 +134,9 @@ describe('VirtualService', () => {
       'spec.exportTo: not supported by Weft yet; ignored',
       'spec.http[0].match[0].sourceLabels: not supported by Weft yet; ignored',
       'spec.http[0].match[0].gateways: not supported by Weft yet; ignored',
-      'spec.http[0].fault: not supported by Weft yet; ignored',
-      'spec.http[0].mirror: not supported by Weft yet; ignored',
-      'spec.http[0].mirrorPercentage: not supported by Weft yet; ignored',
-      'spec.http[0].corsPolicy: not supported by Weft yet; ignored',
+      'spec.http[0].fault.delay.exponentialDelay: not supported by Weft yet; ignored',
+      'spec.http[0].fault.abort.grpcStatus: not supported by Weft yet; ignored',
       'spec.http[0].retries.retryRemoteLocalities: not supported by Weft yet; ignored',
-      'spec.http[0].rewrite.uriRegexRewrite: not supported by Weft yet; ignored',
-      'spec.http[1].redirect.derivePort: not supported by Weft yet; ignored',
       'spec.http[2].directResponse.body.bytes: not supported by Weft yet; ignored',
       'spec.tcp: not supported by Weft yet; ignored',
       'spec.tls: not supported by Weft yet; ignored',
@@ -134,13 +161,24 @@ describe('VirtualService', () => {
   it('accepts protobuf field names (snake_case) and names them as written', () => {
     const spec = withRule({
       match: [{ uri: { exact: '/a' } }],
-      redirect: { uri: '/b', redirect_code: 302, prefix_rewrite: '/' },
+      redirect: { uri: '/b', redirect_code: 302, derive_port: 'FROM_REQUEST_PORT' },
     });
     const r = check(spec);
     assert.equal(r.spec?.http?.[0]?.redirect?.redirectCode, 302);
-    assert.deepEqual(show(r.violations, 'warning'), [
-      'spec.http[0].redirect.prefix_rewrite: not supported by Weft yet; ignored',
-    ]);
+    assert.equal(r.spec?.http?.[0]?.redirect?.derivePort, 'FROM_REQUEST_PORT');
+    assert.deepEqual(show(r.violations, 'warning'), []);
+    assert.deepEqual(
+      errors(
+        withRule({
+          match: [{ uri: { exact: '/a' } }],
+          redirect: { uri: '/b', prefix_rewrite: '/' },
+        }),
+      ),
+      [
+        'spec.http[0].redirect.prefix_rewrite: cannot be combined with uri',
+        'spec.http[0].redirect.prefix_rewrite: needs a uri prefix match, but match[0].uri is not a prefix match',
+      ],
+    );
     assert.deepEqual(errors(withRule({ route: [to('a')], timeout: '1s', per_try: 1 })), []);
   });
 
@@ -260,7 +298,7 @@ describe('VirtualService', () => {
     );
   });
 
-  it('checks fields it does not implement yet too', () => {
+  it('checks fault injection', () => {
     assert.deepEqual(
       errors(
         withRule({
@@ -274,6 +312,149 @@ describe('VirtualService', () => {
         'spec.http[0].fault.abort.httpStatus: must be between 200 and 599',
       ],
     );
+    assert.deepEqual(
+      errors(
+        withRule({
+          route: [to('a')],
+          fault: { delay: { fixedDelay: '0s', percent: 101 }, abort: { percentage: { value: 1 } } },
+        }),
+      ),
+      [
+        'spec.http[0].fault.delay.fixedDelay: must be at least 1ms',
+        'spec.http[0].fault.delay.percent: percentage must be 0-100',
+        'spec.http[0].fault.abort: set exactly one of httpStatus, grpcStatus, http2Error',
+      ],
+    );
+    assert.deepEqual(errors(withRule({ route: [to('a')], fault: {} })), [
+      'spec.http[0].fault: set delay, abort or both',
+    ]);
+    // Istio's default for an absent percentage is 0%, which surprises: say so.
+    assert.deepEqual(
+      warnings(
+        withRule({
+          route: [to('a')],
+          fault: { delay: { fixedDelay: '1s' }, abort: { httpStatus: 503 } },
+        }),
+      ),
+      [
+        'spec.http[0].fault.delay: no percentage: Istio delays no request (an absent percentage is 0%)',
+        'spec.http[0].fault.abort: no percentage: Istio aborts no request (an absent percentage is 0%)',
+      ],
+    );
+    assert.deepEqual(
+      warnings(
+        withRule({
+          route: [to('a')],
+          fault: { abort: { http2Error: 'REFUSED_STREAM', percentage: { value: 1 } } },
+        }),
+      ),
+      ['spec.http[0].fault.abort.http2Error: not supported by Weft yet; ignored'],
+    );
+  });
+
+  it('checks mirrors', () => {
+    assert.deepEqual(
+      errors(
+        withRule({
+          route: [to('a')],
+          mirror: { host: 'b_c' },
+          mirrors: [{ destination: { host: 'd' }, percentage: { value: 120 } }],
+          mirrorPercent: 150,
+        }),
+      ),
+      [
+        'spec.http[0].mirrors[0].percentage.value: percentage must be 0-100',
+        'spec.http[0].mirror.host: invalid host "b_c": expected a DNS name, optionally with a "*." prefix, or "*"',
+        'spec.http[0].mirrors: cannot be combined with mirror',
+        'spec.http[0].mirrorPercent: percentage must be 0-100',
+      ],
+    );
+    assert.deepEqual(
+      warnings(withRule({ route: [to('a')], mirrorPercentage: { value: 5 }, mirrorPercent: 5 })),
+      [
+        'spec.http[0].mirrorPercentage: has no effect without mirror',
+        'spec.http[0].mirrorPercent: has no effect without mirror',
+      ],
+    );
+  });
+
+  it('checks corsPolicy as Istio does', () => {
+    assert.deepEqual(
+      errors(
+        withRule({
+          route: [to('a')],
+          corsPolicy: {
+            allowOrigins: [{ exact: '' }, { regex: '(' }, {}],
+            allowMethods: ['GET', 'get', 'FETCH'],
+            allowHeaders: ['x-ok', 'bad header'],
+            exposeHeaders: ['*'],
+            maxAge: '1.5s',
+            unmatchedPreflights: 'DROP',
+          },
+        }),
+      ).map((e) => e.replace(/: invalid RE2 regular expression: .*/, ': invalid RE2')),
+      [
+        'spec.http[0].corsPolicy.unmatchedPreflights: Invalid option: expected one of "UNSPECIFIED"|"FORWARD"|"IGNORE"',
+        'spec.http[0].corsPolicy.allowOrigins[0].exact: must not be empty',
+        'spec.http[0].corsPolicy.allowOrigins[1].regex: invalid RE2',
+        'spec.http[0].corsPolicy.allowOrigins[2]: set one of exact, prefix, regex',
+        'spec.http[0].corsPolicy.allowMethods[1]: "get" is not a supported HTTP method',
+        'spec.http[0].corsPolicy.allowMethods[2]: "FETCH" is not a supported HTTP method',
+        'spec.http[0].corsPolicy.allowHeaders[1]: "bad header" is not a valid header name',
+        'spec.http[0].corsPolicy.exposeHeaders[0]: "*" is not a valid header name',
+        'spec.http[0].corsPolicy.maxAge: is accurate only to seconds; use a whole number of seconds',
+      ],
+    );
+  });
+
+  it('checks uriRegexRewrite with RE2 and its capture references', () => {
+    const rw = (match: string, rewrite: string) =>
+      errors(withRule({ route: [to('a')], rewrite: { uriRegexRewrite: { match, rewrite } } })).map(
+        (e) => e.replace(/: invalid RE2 regular expression: .*/, ': invalid RE2'),
+      );
+    assert.deepEqual(rw('^/a/(.*)$', '/b/\\1'), []);
+    assert.deepEqual(rw('^/a/(.*)$', '/b\\\\\\0'), [], 'a doubled backslash is a backslash');
+    assert.deepEqual(rw('^/a/(?=x)', '/b'), [
+      'spec.http[0].rewrite.uriRegexRewrite.match: invalid RE2',
+    ]);
+    assert.deepEqual(rw('^/a/(.*)$', '/b/\\2'), [
+      'spec.http[0].rewrite.uriRegexRewrite.rewrite: refers to group \\2, but match has 1 capture group',
+    ]);
+    assert.deepEqual(rw('^/a/(.*)$', '/b/$1\\x'), [
+      'spec.http[0].rewrite.uriRegexRewrite.rewrite: a backslash must be followed by a digit (a capture group) or another backslash',
+    ]);
+    assert.deepEqual(
+      errors(
+        withRule({
+          route: [to('a')],
+          rewrite: { uri: '/x', uriRegexRewrite: { match: 'a', rewrite: 'b' } },
+        }),
+      ),
+      ['spec.http[0].rewrite.uriRegexRewrite: cannot be combined with uri'],
+    );
+  });
+
+  it('checks redirect prefixRewrite and derivePort', () => {
+    assert.deepEqual(
+      errors(
+        withRule({
+          match: [
+            { uri: { prefix: '/a' } },
+            { uri: { regex: '/b.*' } },
+            { method: { exact: 'GET' } },
+          ],
+          redirect: { prefixRewrite: '/c', port: 8080, derivePort: 'FROM_REQUEST_PORT' },
+        }),
+      ),
+      [
+        'spec.http[0].redirect.derivePort: cannot be combined with port',
+        'spec.http[0].redirect.prefixRewrite: needs a uri prefix match, but match[1].uri is not a prefix match',
+      ],
+    );
+    assert.deepEqual(errors(withRule({ redirect: { prefixRewrite: '/c' } })), []);
+    assert.deepEqual(errors(withRule({ redirect: { derivePort: 'SOMEWHERE' } })), [
+      'spec.http[0].redirect.derivePort: Invalid option: expected one of "FROM_PROTOCOL_DEFAULT"|"FROM_REQUEST_PORT"',
+    ]);
   });
 
   it('requires hosts, except on a delegate, which it warns about', () => {
