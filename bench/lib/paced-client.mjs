@@ -1,0 +1,134 @@
+// A paced (open-loop) HTTP/1.1 client: sends at a fixed rate, whatever the responses do, so a
+// slow response cannot hold back the next request (the "coordinated omission" that a closed-loop
+// client such as wrk without -R has). wrk2 is not in Debian, hence this.
+//
+// Run as its own process pinned to the load-generator core:
+//   node bench/lib/paced-client.mjs <url> <rate/s> <seconds> [warmupSeconds] [hostHeader]
+// It prints one JSON line with latency percentiles in milliseconds.
+//
+// Latency is measured from the moment the request is written (hrtime) to the last body byte.
+// `intended*` measures from the scheduled send time instead, so a late timer in this client
+// shows up there; if the two differ much, the client, not the proxy, was the bottleneck.
+
+import http from 'node:http';
+
+const [url, rateArg, secondsArg, warmupArg = '1', hostHeader] = process.argv.slice(2);
+const target = new URL(url);
+const rate = Number(rateArg);
+const seconds = Number(secondsArg);
+const warmupSeconds = Number(warmupArg);
+const EXPECT_BYTES = Number(process.env.BENCH_EXPECT_BYTES ?? 1024);
+
+// Enough sockets that a stalled response makes the agent open another connection instead of
+// queueing the next request behind it (keeping the client open-loop); normally one or two are used.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000 });
+const headers = hostHeader ? { host: hostHeader } : {};
+const intervalNs = BigInt(Math.round(1e9 / rate));
+
+async function phase(count, record) {
+  const lat = new Float64Array(count);
+  const intended = new Float64Array(count);
+  const lateness = new Float64Array(count);
+  let sent = 0;
+  let finished = 0;
+  let ok = 0;
+  let errors = 0;
+  let bad = 0;
+  const t0 = process.hrtime.bigint() + 2_000_000n;
+  const firstError = [];
+
+  await new Promise((resolve) => {
+    const fire = (i) => {
+      const due = t0 + BigInt(i) * intervalNs;
+      const start = process.hrtime.bigint();
+      lateness[i] = Number(start - due) / 1e6;
+      const req = http.request(
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname + target.search,
+          headers,
+        },
+        (res) => {
+          let bytes = 0;
+          res.on('data', (c) => {
+            bytes += c.length;
+          });
+          res.on('end', () => {
+            const end = process.hrtime.bigint();
+            lat[i] = Number(end - start) / 1e6;
+            intended[i] = Number(end - due) / 1e6;
+            if (res.statusCode === 200 && bytes === EXPECT_BYTES) ok++;
+            else {
+              bad++;
+              if (firstError.length < 3)
+                firstError.push(`status ${res.statusCode}, ${bytes} bytes`);
+            }
+            settle();
+          });
+        },
+      );
+      req.setTimeout(5000, () => req.destroy(new Error('timeout after 5 s')));
+      req.on('error', (err) => {
+        errors++;
+        lat[i] = NaN;
+        intended[i] = NaN;
+        if (firstError.length < 3) firstError.push(err.message);
+        settle();
+      });
+      req.end();
+    };
+    const settle = () => {
+      if (++finished === count) resolve();
+    };
+    const tick = () => {
+      const now = process.hrtime.bigint();
+      const due = now < t0 ? 0 : Math.min(count, Number((now - t0) / intervalNs) + 1);
+      while (sent < due) fire(sent++);
+      if (sent < count) {
+        // Sleep until the next scheduled send; timers are ~1 ms coarse, so several requests may
+        // go out in one tick when the timer is late (visible in `lateP99`).
+        const next = t0 + BigInt(sent) * intervalNs;
+        const waitMs = Number(next - process.hrtime.bigint()) / 1e6;
+        setTimeout(tick, Math.max(0, Math.floor(waitMs)));
+      }
+    };
+    tick();
+  });
+
+  if (!record) return null;
+  const sorted = (a) =>
+    Array.from(a)
+      .filter((x) => !Number.isNaN(x))
+      .sort((x, y) => x - y);
+  const s = sorted(lat);
+  const si = sorted(intended);
+  const sl = sorted(lateness);
+  const pct = (arr, p) =>
+    arr.length ? arr[Math.min(arr.length - 1, Math.ceil((p / 100) * arr.length) - 1)] : null;
+  return {
+    requests: count,
+    ok,
+    bad,
+    errors,
+    firstError,
+    rate,
+    seconds,
+    p50: pct(s, 50),
+    p90: pct(s, 90),
+    p99: pct(s, 99),
+    p999: pct(s, 99.9),
+    max: s.length ? s[s.length - 1] : null,
+    intendedP50: pct(si, 50),
+    intendedP99: pct(si, 99),
+    lateP50: pct(sl, 50),
+    lateP99: pct(sl, 99),
+  };
+}
+
+// Warm-up at the same rate (connection set-up, JIT of this client's own code), not recorded.
+if (warmupSeconds > 0) await phase(Math.max(1, Math.round(rate * warmupSeconds)), false);
+const result = await phase(Math.max(1, Math.round(rate * seconds)), true);
+process.stdout.write(JSON.stringify(result) + '\n');
+agent.destroy();

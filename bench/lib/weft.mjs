@@ -1,0 +1,129 @@
+// Weft as a peer: the control plane (on the load core: it is idle while we measure), the
+// config and the backend registration through its HTTP API, then the gateway pinned to the
+// proxy core. Everything is run from the built CLI, as a user would.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { start, stop, waitForReadyLine } from './proc.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const WEFT = join(ROOT, 'packages/cli/bin/weft.js');
+
+const CONFIG = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: bench-gw
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+    - port: { number: 80, name: http, protocol: HTTP }
+      hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: bench
+spec:
+  hosts: ["*"]
+  gateways: [bench-gw]
+  http:
+    - match:
+        - uri: { prefix: / }
+      route:
+        - destination: { host: backend }
+`;
+
+class WeftSetupError extends Error {}
+
+/**
+ * Starts control plane + gateway routing everything to the backend on `backendPort`.
+ * Throws a WeftSetupError whose message says which step failed and what Weft answered.
+ */
+export async function startWeft({ tmp, backendPort, proxyCpu, loadCpu, proxyNodeArgs = [] }) {
+  if (!existsSync(join(ROOT, 'packages/cli/dist/main.js'))) {
+    throw new WeftSetupError(
+      'packages/cli/dist/main.js is missing: `npm run build` did not produce the CLI',
+    );
+  }
+  const env = { WEFT_LOG_LEVEL: 'warn' };
+  const procs = [];
+  try {
+    const control = start(
+      'weft-control',
+      process.execPath,
+      [WEFT, 'control', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(tmp, 'weft-data')],
+      { cpu: loadCpu, env },
+    );
+    procs.push(control);
+    const ready = await waitForReadyLine(control, {
+      accept: (o) => o?.event === 'ready' && o.role === 'control',
+    });
+    const url = ready.url ?? `http://127.0.0.1:${ready.port}`;
+
+    // A config error is an HTTP 400 with every violation (thrown above); warnings name fields
+    // Weft does not support, which would change what is measured, so they are shown.
+    const applied = await api(url, '/v1/apply', {
+      files: [{ path: 'bench.yaml', content: CONFIG }],
+    });
+    if (applied?.warnings?.length)
+      process.stderr.write(`bench: weft apply warnings: ${JSON.stringify(applied.warnings)}\n`);
+    await api(url, '/v1/instances', {
+      service: 'backend',
+      address: '127.0.0.1',
+      port: backendPort,
+      id: 'backend-1',
+      ttlSeconds: 3600,
+    });
+
+    const gw = start(
+      'weft-gateway',
+      process.execPath,
+      [
+        ...proxyNodeArgs,
+        WEFT,
+        '--control',
+        url,
+        'gateway',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--id',
+        'bench-gw',
+      ],
+      { cpu: proxyCpu, env },
+    );
+    procs.push(gw);
+    const gready = await waitForReadyLine(gw, {
+      accept: (o) => o?.event === 'ready' && o.role === 'gateway',
+      timeoutMs: 20000,
+    });
+    return { proc: gw, port: gready.port, extra: [control], controlUrl: url };
+  } catch (err) {
+    for (const p of procs.reverse()) await stop(p);
+    throw err instanceof WeftSetupError ? err : new WeftSetupError(err.message);
+  }
+}
+
+async function api(base, path, body) {
+  let res;
+  try {
+    res = await fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10000),
+    });
+  } catch (err) {
+    throw new WeftSetupError(`POST ${path}: ${err.message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) throw new WeftSetupError(`POST ${path}: HTTP ${res.status}: ${text.slice(0, 1000)}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
