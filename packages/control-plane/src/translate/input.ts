@@ -37,11 +37,22 @@ export interface HeadersIn {
   response?: HeaderOpsIn;
 }
 
+export interface DestinationIn {
+  host: string;
+  subset?: string;
+  port?: { number?: number };
+}
+
+/** Istio's Percent; `{}` (no value) is 0. */
+export interface PercentIn {
+  value?: number;
+}
+
 export interface HttpRouteIn {
   name?: string;
   match?: HttpMatchIn[];
   route?: {
-    destination: { host: string; subset?: string; port?: { number?: number } };
+    destination: DestinationIn;
     weight?: number;
     headers?: HeadersIn;
   }[];
@@ -50,13 +61,41 @@ export interface HttpRouteIn {
     authority?: string;
     scheme?: string;
     port?: number;
+    derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
+    prefixRewrite?: string;
     redirectCode?: number;
   };
   directResponse?: { status: number; body?: { string?: string; bytes?: string } };
-  rewrite?: { uri?: string; authority?: string };
+  rewrite?: {
+    uri?: string;
+    authority?: string;
+    uriRegexRewrite?: { match: string; rewrite: string };
+  };
   timeout?: string;
   retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
   headers?: HeadersIn;
+  fault?: {
+    /** `exponentialDelay` is not supported: a delay without `fixedDelay` is dropped. */
+    delay?: { fixedDelay?: string; percentage?: PercentIn; percent?: number };
+    /** Only `httpStatus` aborts are supported (not grpcStatus, http2Error). */
+    abort?: { httpStatus?: number; percentage?: PercentIn };
+  };
+  mirror?: DestinationIn;
+  mirrorPercentage?: PercentIn;
+  /** Deprecated integer form of mirrorPercentage. */
+  mirrorPercent?: number;
+  mirrors?: { destination: DestinationIn; percentage?: PercentIn }[];
+  corsPolicy?: {
+    allowOrigins?: StringMatchIn[];
+    /** Deprecated: exact origins, used when allowOrigins is absent. */
+    allowOrigin?: string[];
+    allowMethods?: string[];
+    allowHeaders?: string[];
+    exposeHeaders?: string[];
+    maxAge?: string;
+    allowCredentials?: boolean;
+    unmatchedPreflights?: 'UNSPECIFIED' | 'FORWARD' | 'IGNORE';
+  };
 }
 
 export interface VirtualServiceIn {

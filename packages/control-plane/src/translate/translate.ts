@@ -9,12 +9,15 @@ import {
   serviceOf,
   toFqdn,
   type Cluster,
+  type CorsConfig,
   type Endpoint,
+  type FaultPolicy,
   type GatewayConfig,
   type HeaderRules,
   type Instance,
   type LbPolicy,
   type MatchBlock,
+  type MirrorPolicy,
   type Route,
   type Snapshot,
   type StringMatch,
@@ -22,10 +25,12 @@ import {
   type WeightedDestination,
 } from '@weft/model';
 import type {
+  DestinationIn,
   DestinationRuleIn,
   HeadersIn,
   HttpMatchIn,
   HttpRouteIn,
+  PercentIn,
   StringMatchIn,
   TrafficPolicyIn,
   TranslateInput,
@@ -179,6 +184,10 @@ function toRoute(r: HttpRouteIn, id: string, ns: string): Route {
   if (r.name !== undefined) route.name = r.name;
   const headers = toHeaders(r.headers);
   if (headers) route.headers = headers;
+  const fault = toFault(r.fault);
+  if (fault) route.fault = fault;
+  const cors = toCors(r.corsPolicy);
+  if (cors) route.cors = cors;
   return route;
 }
 
@@ -192,6 +201,8 @@ function toAction(r: HttpRouteIn, ns: string): Route['action'] {
       ...(rd.authority !== undefined ? { authority: rd.authority } : {}),
       ...(rd.scheme !== undefined ? { scheme: rd.scheme } : {}),
       ...(rd.port !== undefined ? { port: rd.port } : {}),
+      ...(rd.prefixRewrite !== undefined ? { prefixRewrite: rd.prefixRewrite } : {}),
+      ...(rd.derivePort !== undefined ? { derivePort: rd.derivePort } : {}),
     };
   }
   if (r.directResponse) {
@@ -244,13 +255,95 @@ function toAction(r: HttpRouteIn, ns: string): Route['action'] {
       ...(per !== undefined && per > 0 ? { perTryTimeoutMs: per } : {}),
     };
   }
-  if (r.rewrite && (r.rewrite.uri !== undefined || r.rewrite.authority !== undefined)) {
+  const rw = r.rewrite;
+  if (rw && (rw.uri !== undefined || rw.authority !== undefined || rw.uriRegexRewrite)) {
     action.rewrite = {
-      ...(r.rewrite.uri !== undefined ? { uri: r.rewrite.uri } : {}),
-      ...(r.rewrite.authority !== undefined ? { authority: r.rewrite.authority } : {}),
+      ...(rw.uri !== undefined ? { uri: rw.uri } : {}),
+      ...(rw.authority !== undefined ? { authority: rw.authority } : {}),
+      ...(rw.uriRegexRewrite
+        ? { uriRegex: { match: rw.uriRegexRewrite.match, rewrite: rw.uriRegexRewrite.rewrite } }
+        : {}),
     };
   }
+  const mirrors = toMirrors(r, ns);
+  if (mirrors.length > 0) action.mirrors = mirrors;
   return action;
+}
+
+/**
+ * Istio's Percent for faults and mirrors: `percentage.value` wins, then the deprecated integer,
+ * then `absent`. istiod turns both into parts per million of `value`, so 0.1 is 0.1 %.
+ */
+function percentOf(p: PercentIn | undefined, deprecated: number | undefined, absent: number) {
+  if (p !== undefined) return p.value ?? 0;
+  return deprecated ?? absent;
+}
+
+/**
+ * Fault injection. An absent percentage is 0 % (istio-semantics 1.8: istiod leaves Envoy's
+ * FractionalPercent at 0), so such a fault is kept but never fires; validation warns about it.
+ */
+function toFault(f: HttpRouteIn['fault']): FaultPolicy | undefined {
+  if (!f) return undefined;
+  const out: FaultPolicy = {};
+  const delayMs =
+    f.delay?.fixedDelay !== undefined ? parseDurationMs(f.delay.fixedDelay) : undefined;
+  if (f.delay && delayMs !== undefined && delayMs > 0) {
+    out.delay = {
+      fixedDelayMs: delayMs,
+      percent: percentOf(f.delay.percentage, f.delay.percent, 0),
+    };
+  }
+  if (f.abort?.httpStatus !== undefined) {
+    out.abort = {
+      httpStatus: f.abort.httpStatus,
+      percent: percentOf(f.abort.percentage, undefined, 0),
+    };
+  }
+  return out.delay || out.abort ? out : undefined;
+}
+
+/**
+ * `mirror` (+ `mirrorPercentage`, 100 % when absent) and `mirrors[]`. A mirror at 0 % is left
+ * out, as istiod leaves it out of the Envoy route.
+ */
+function toMirrors(r: HttpRouteIn, ns: string): MirrorPolicy[] {
+  const out: MirrorPolicy[] = [];
+  const add = (d: DestinationIn, percent: number) => {
+    if (!(percent > 0)) return;
+    const host = toFqdn(d.host, ns);
+    const m: MirrorPolicy = { cluster: clusterName(host, d.subset), host, percent };
+    if (d.subset !== undefined) m.subset = d.subset;
+    if (d.port?.number !== undefined) m.port = d.port.number;
+    out.push(m);
+  };
+  if (r.mirror) add(r.mirror, percentOf(r.mirrorPercentage, r.mirrorPercent, 100));
+  for (const m of r.mirrors ?? []) add(m.destination, percentOf(m.percentage, undefined, 100));
+  return out;
+}
+
+function toCors(c: HttpRouteIn['corsPolicy']): CorsConfig | undefined {
+  if (!c) return undefined;
+  // As istiod: allowOrigins wins; the deprecated allowOrigin list is exact strings.
+  const allowOrigins: StringMatch[] = c.allowOrigins
+    ? c.allowOrigins.flatMap((m) => {
+        const s = toPlain(m);
+        return s ? [s] : [];
+      })
+    : (c.allowOrigin ?? []).map((o) => ({ exact: o }));
+  const out: CorsConfig = {
+    allowOrigins,
+    allowMethods: [...(c.allowMethods ?? [])],
+    allowHeaders: [...(c.allowHeaders ?? [])],
+    exposeHeaders: [...(c.exposeHeaders ?? [])],
+  };
+  const maxAgeMs = c.maxAge !== undefined ? parseDurationMs(c.maxAge) : undefined;
+  // Envoy's max_age is whole seconds (istiod sends the duration's seconds).
+  if (maxAgeMs !== undefined) out.maxAgeSeconds = Math.floor(maxAgeMs / 1000);
+  if (c.allowCredentials !== undefined) out.allowCredentials = c.allowCredentials;
+  if (c.unmatchedPreflights === 'IGNORE' || c.unmatchedPreflights === 'FORWARD')
+    out.unmatchedPreflights = c.unmatchedPreflights;
+  return out;
 }
 
 function toStringMatch(m: StringMatchIn): StringMatch | { present: true } {
