@@ -192,27 +192,35 @@ export function killAllSync() {
   live.clear();
 }
 
+/** Ends every child still running: SIGTERM (nginx's master then ends its worker), SIGKILL after `graceMs`. */
+export async function stopAll(graceMs = 2000) {
+  await Promise.all([...live.values()].map((p) => stop(p, { graceMs })));
+}
+
 /** Installs handlers so that Ctrl-C, SIGTERM, an uncaught error or a normal exit end our children. */
-export function installCleanup(onSignal) {
+export function installCleanup() {
   process.on('exit', killAllSync);
+  let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(sig, () => {
+      // A second signal while stopping: no more patience.
+      if (stopping) {
+        killAllSync();
+        process.exit(130);
+      }
+      stopping = true;
       process.stderr.write(`\nbench: ${sig}, stopping the processes it started\n`);
-      onSignal?.(sig);
-      killAllSync();
-      process.exit(130);
+      stopAll().finally(() => process.exit(130));
     });
   }
-  process.on('uncaughtException', (err) => {
+  const crash = (err) => {
     process.stderr.write(`bench: ${err?.stack ?? err}\n`);
-    killAllSync();
-    process.exit(1);
-  });
-  process.on('unhandledRejection', (err) => {
-    process.stderr.write(`bench: ${err?.stack ?? err}\n`);
-    killAllSync();
-    process.exit(1);
-  });
+    if (stopping) return;
+    stopping = true;
+    stopAll().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
 }
 
 function signal(pid, sig) {

@@ -62,13 +62,7 @@ export async function startWeft({ tmp, backendPort, proxyCpu, loadCpu, proxyNode
     });
     const url = ready.url ?? `http://127.0.0.1:${ready.port}`;
 
-    // A config error is an HTTP 400 with every violation (thrown above); warnings name fields
-    // Weft does not support, which would change what is measured, so they are shown.
-    const applied = await api(url, '/v1/apply', {
-      files: [{ path: 'bench.yaml', content: CONFIG }],
-    });
-    if (applied?.warnings?.length)
-      process.stderr.write(`bench: weft apply warnings: ${JSON.stringify(applied.warnings)}\n`);
+    // Register the backend first, so that the apply does not warn that `backend` is unknown.
     await api(url, '/v1/instances', {
       service: 'backend',
       address: '127.0.0.1',
@@ -76,6 +70,13 @@ export async function startWeft({ tmp, backendPort, proxyCpu, loadCpu, proxyNode
       id: 'backend-1',
       ttlSeconds: 3600,
     });
+    // A config error is an HTTP 400 with every violation (thrown above); warnings name fields
+    // Weft does not support, which would change what is measured, so they are shown.
+    const applied = await api(url, '/v1/apply', {
+      files: [{ path: 'bench.yaml', content: CONFIG }],
+    });
+    if (applied?.warnings?.length)
+      process.stderr.write(`bench: weft apply warnings: ${JSON.stringify(applied.warnings)}\n`);
 
     const gw = start(
       'weft-gateway',
