@@ -101,7 +101,10 @@ async function main() {
   let backend;
   let probes;
   try {
-    probes = startCoreProbes([LOAD_CPU, PROXY_CPU]);
+    mkdirSync(join(HERE, 'results'), { recursive: true });
+    probes = startCoreProbes([LOAD_CPU, PROXY_CPU], {
+      rememberIn: join(HERE, 'results', 'core-probe-best.json'),
+    });
     backend = await startBackend(tmp);
     log(`backend: ${backend.kind} on 127.0.0.1:${backend.port} (core ${LOAD_CPU})`);
     const upstream = `http://127.0.0.1:${backend.port}/`;
@@ -165,13 +168,15 @@ async function main() {
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  // Speeds against the best window of the whole run, now that it is known.
+  // Speeds against the best window of the whole run (and of earlier runs), now that it is known.
   for (const p of peers) for (const r of p.rounds) if (r.probe) r.speed = speeds(r.probe, probes);
+  probes?.remember();
   const summary = summarize(peers);
   const report = {
     when: new Date().toISOString(),
     command: `node bench/gateway-overhead.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
+    coreProbeBestMicros: probes?.best(),
     settings: {
       ...opts,
       only: [...opts.only],
@@ -557,7 +562,7 @@ function renderMarkdown(rep) {
   lines.push(
     'req/s per core = requests completed / CPU-seconds the proxy process (tree) used during the saturation run; ' +
       'the range is min–max over rounds. "added" = the peer minus direct, per round, median over rounds. RSS = peak VmRSS during the saturation run. ' +
-      'core speed = the core-speed probe on the proxy core during saturation, against the best seen in the run (1.00 = undisturbed; ' +
+      'core speed = the core-speed probe on the proxy core during saturation, against the fastest probe window seen on this machine, in this run or earlier ones (1.00 = undisturbed; ' +
       "the VM's host is shared and can slow a core without any sign inside). " +
       "others' CPU = cores used by processes this run did not start (the machine may be shared), the larger of the two phases.",
   );
