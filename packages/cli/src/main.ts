@@ -80,6 +80,11 @@ export function buildProgram(): Command {
     .description('run a gateway proxy that serves the Gateways its labels select')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
+    .option(
+      '--https-port <port>',
+      'HTTPS listener for SIMPLE TLS servers (0 = any free port; default: none)',
+      port,
+    )
     .option('--id <id>', 'proxy id shown by proxy-status')
     .option('--namespace <ns>', 'namespace of the gateway', 'default')
     .option(
@@ -92,6 +97,7 @@ export function buildProgram(): Command {
       async (o: {
         host: string;
         port: number;
+        httpsPort?: number;
         id?: string;
         namespace: string;
         label: Record<string, string>;
@@ -101,12 +107,13 @@ export function buildProgram(): Command {
           control: program.opts<{ control: string }>().control,
           host: o.host,
           port: o.port,
+          ...(o.httpsPort !== undefined ? { httpsPort: o.httpsPort } : {}),
           namespace: o.namespace,
           labels: Object.keys(o.label).length > 0 ? o.label : { istio: 'ingressgateway' },
           ...(o.id ? { id: o.id } : {}),
         });
         await gw.ready;
-        ready({ role: 'gateway', id: gw.id, port: gw.port });
+        ready({ role: 'gateway', id: gw.id, port: gw.port, httpsPort: gw.httpsPort });
         process.exitCode = await untilSignal(() => gw.close());
       },
     );

@@ -30,6 +30,14 @@ export interface DataPlaneOptions {
   agents?: AgentPoolOptions;
   connectTimeoutMs?: number;
   maxBufferedBodyBytes?: number;
+  /** The gateway's HTTPS listener port, read at each apply (for httpsRedirect Locations). */
+  httpsRedirectPort?: () => number | undefined;
+  /**
+   * Runs on a freshly compiled table before it is swapped in: throwing rejects the snapshot
+   * (the current table keeps serving); the function it returns runs right after the swap.
+   * The gateway loads its TLS certificates here.
+   */
+  beforeSwap?: (table: RouteTable) => (() => void) | undefined;
 }
 
 export interface DataPlane {
@@ -80,9 +88,16 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
 
   return {
     apply(snapshot) {
-      const table = compileSnapshot(snapshot, { node: opts.node, health });
+      const table = compileSnapshot(snapshot, {
+        node: opts.node,
+        health,
+        httpsRedirectPort: opts.httpsRedirectPort?.(),
+      });
+      // May throw (the snapshot is NACKed and nothing changes); commits what it prepared.
+      const commit = opts.beforeSwap?.(table);
       const previous = current;
       current = table;
+      commit?.();
       sweep();
       for (const w of table.warnings)
         opts.log?.('warn', 'snapshot compiled with a warning', {

@@ -120,7 +120,17 @@ export interface GatewayIn {
   metadata: Meta;
   spec: {
     selector?: Record<string, string>;
-    servers?: { port: { number: number; name?: string; protocol?: string }; hosts: string[] }[];
+    servers?: {
+      port: { number: number; name?: string; protocol?: string };
+      hosts: string[];
+      tls?: {
+        httpsRedirect?: boolean;
+        mode?: string;
+        serverCertificate?: string;
+        privateKey?: string;
+        caCertificates?: string;
+      };
+    }[];
   };
 }
 

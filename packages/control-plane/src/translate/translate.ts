@@ -13,6 +13,7 @@ import {
   type Endpoint,
   type FaultPolicy,
   type GatewayConfig,
+  type GatewayServer,
   type HeaderRules,
   type Instance,
   type LbPolicy,
@@ -27,6 +28,7 @@ import {
 import type {
   DestinationIn,
   DestinationRuleIn,
+  GatewayIn,
   HeadersIn,
   HttpMatchIn,
   HttpRouteIn,
@@ -92,6 +94,7 @@ export function translate(input: TranslateInput): Snapshot {
           hosts: s.hosts.map((h) =>
             (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase(),
           ),
+          ...serverTls(s.tls),
         })),
         virtualHosts: mergeGatewayHosts(bound.map(toVirtualHost)),
       };
@@ -103,6 +106,26 @@ export function translate(input: TranslateInput): Snapshot {
     mesh: { virtualHosts: meshHosts },
     clusters,
   };
+}
+
+type GatewayServerIn = NonNullable<GatewayIn['spec']['servers']>[number];
+
+/**
+ * The TLS settings proxies act on: httpsRedirect, and SIMPLE termination with its files.
+ * Other modes are left out, so a proxy sees an HTTPS server it cannot terminate and skips it
+ * (apply already warned about the mode).
+ */
+function serverTls(tls: GatewayServerIn['tls']): Pick<GatewayServer, 'tls'> {
+  if (tls === undefined) return {};
+  const out: NonNullable<GatewayServer['tls']> = {};
+  if (tls.httpsRedirect === true) out.httpsRedirect = true;
+  if (tls.mode === 'SIMPLE') {
+    out.mode = 'SIMPLE';
+    if (tls.serverCertificate) out.serverCertificate = tls.serverCertificate;
+    if (tls.privateKey) out.privateKey = tls.privateKey;
+    if (tls.caCertificates) out.caCertificates = tls.caCertificates;
+  }
+  return Object.keys(out).length > 0 ? { tls: out } : {};
 }
 
 function byAge(a: VirtualServiceIn, b: VirtualServiceIn): number {

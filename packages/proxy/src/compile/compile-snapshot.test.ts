@@ -8,7 +8,8 @@ import { createHealthTracker } from '../outlier/health-tracker.js';
 import { CompileError } from '../routing/compile-error.js';
 import { createRequestView, type RequestViewInit } from '../routing/request-view.js';
 import { findMatchingBlock } from '../routing/match-block.js';
-import { compileSnapshot, intersectHosts } from './compile-snapshot.js';
+import { compileSnapshot } from './compile-snapshot.js';
+import { intersectHosts } from './gateway.js';
 import { summarizeRouteTable } from './summarize.js';
 import type { CompiledVirtualHost, RouteTable } from './types.js';
 

@@ -5,7 +5,6 @@
 import type {
   Cluster,
   DirectResponseAction,
-  GatewayConfig,
   ProxyNode,
   RedirectAction,
   Route,
@@ -18,8 +17,9 @@ import { createClusterLoadBalancer } from '../lb/registry.js';
 import type { EndpointState } from '../lb/types.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
 import { at, CompileError } from '../routing/compile-error.js';
-import { createHostTable, normalizeHost } from '../routing/host-table.js';
+import { createHostTable } from '../routing/host-table.js';
 import { compileMatchBlocks } from '../routing/match-block.js';
+import { compileGateways } from './gateway.js';
 import { compileHeaderOps } from './header-ops.js';
 import { compileRetryPolicy } from './retry-policy.js';
 import type {
@@ -35,6 +35,8 @@ export interface CompileOptions {
   node: ProxyNode;
   /** Shared across compiles so that ejections survive snapshot swaps. */
   health: HealthTracker;
+  /** The gateway's HTTPS listener port, for httpsRedirect Locations (443 when not given). */
+  httpsRedirectPort?: number | undefined;
 }
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
@@ -71,35 +73,21 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     return buildHostTable(vhosts, 'mesh', warn);
   });
 
-  const gatewayNames: string[] = [];
-  const gatewayHosts: Array<{ domains: string[]; value: CompiledVirtualHost }> = [];
-  for (const [gi, gw] of list(snapshot.gateways, 'gateways').entries()) {
-    at(`gateways[${gi}]`, () => {
-      if (!selects(gw, opts.node)) return;
-      gatewayNames.push(gw.name);
-      const patterns = serverHosts(gw);
-      for (const [vi, vh] of list(gw.virtualHosts, 'virtualHosts').entries()) {
-        at(`virtualHosts[${vi}]`, () => {
-          const domains = intersectHosts(domainsOf(vh), patterns);
-          if (domains.length === 0) {
-            warn(
-              `gateway ${gw.name}: virtual host ${vh.name} has no host the gateway's servers accept`,
-            );
-            return;
-          }
-          gatewayHosts.push({ domains, value: compileVirtualHost(vh, ctx) });
-        });
-      }
-    });
-  }
-  const gateway = buildHostTable(gatewayHosts, 'gateway', warn);
+  const gw = compileGateways(list(snapshot.gateways, 'gateways'), {
+    node: opts.node,
+    httpsRedirectPort: opts.httpsRedirectPort,
+    warn,
+    compileVirtualHost: (vh) => compileVirtualHost(vh, ctx),
+  });
 
   return {
     version: snapshot.version,
-    gateway,
+    gateway: gw.plain,
+    gatewayTls: gw.tls,
+    tlsServers: gw.tlsServers,
     mesh,
     clusters,
-    gateways: gatewayNames,
+    gateways: gw.names,
     endpointKeys,
     health: opts.health,
     warnings,
@@ -362,55 +350,6 @@ function compileDirect(a: DirectResponseAction): CompiledAction {
   if (a.body !== undefined && typeof a.body !== 'string')
     throw new CompileError('body', 'must be a string');
   return { type: 'direct', status: a.status, body: Buffer.from(a.body ?? '', 'utf8') };
-}
-
-function selects(gw: GatewayConfig, node: ProxyNode): boolean {
-  const selector = gw.selector ?? {};
-  for (const [k, v] of Object.entries(selector)) if (node.labels[k] !== v) return false;
-  return true;
-}
-
-function serverHosts(gw: GatewayConfig): string[] {
-  // Servers on every port are merged: the gateway has one HTTP listener so far.
-  const out = new Set<string>();
-  for (const [i, s] of list(gw.servers, 'servers').entries()) {
-    for (const h of list(s.hosts, `servers[${i}].hosts`)) {
-      if (typeof h !== 'string' || h === '')
-        throw new CompileError(`servers[${i}].hosts`, 'hosts must be non-empty strings');
-      // `namespace/host` is Gateway syntax; the snapshot should have stripped it.
-      const slash = h.indexOf('/');
-      out.add((slash >= 0 ? h.slice(slash + 1) : h).toLowerCase());
-    }
-  }
-  return [...out];
-}
-
-/** `*`, `*.suffix` or an exact host: does `pattern` cover `host` (which may be a wildcard)? */
-export function hostCovers(pattern: string, host: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) {
-    const suffix = pattern.slice(1);
-    if (host === '*') return false;
-    if (host.startsWith('*.')) return host.slice(1).endsWith(suffix);
-    return host.length > suffix.length && host.endsWith(suffix);
-  }
-  return pattern === normalizeHost(host) || pattern === host;
-}
-
-/**
- * The domains a gateway serves for a virtual host: each domain the servers' hosts cover, and
- * where a domain is wider than a server host (VS `*`, server `shop.example.com`), the server
- * host: Istio's intersection.
- */
-export function intersectHosts(domains: readonly string[], patterns: readonly string[]): string[] {
-  const out = new Set<string>();
-  for (const d of domains) {
-    for (const p of patterns) {
-      if (hostCovers(p, d)) out.add(d);
-      else if (hostCovers(d, p)) out.add(p);
-    }
-  }
-  return [...out];
 }
 
 /** Request-line and Location material: a space or control character would split the message. */

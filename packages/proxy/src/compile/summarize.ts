@@ -15,6 +15,10 @@ export function summarizeRouteTable(t: RouteTable): unknown {
     version: t.version,
     gateways: t.gateways,
     gateway: summarizeHosts(t.gateway),
+    // Only when there are TLS servers, so that tables without them read as before.
+    ...(t.tlsServers.length > 0
+      ? { gatewayTls: summarizeHosts(t.gatewayTls), tlsServers: t.tlsServers }
+      : {}),
     mesh: summarizeHosts(t.mesh),
     clusters: [...t.clusters.values()].map((c) => ({
       name: c.name,

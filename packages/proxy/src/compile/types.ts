@@ -108,10 +108,31 @@ export interface CompiledVirtualHost {
   readonly routes: readonly CompiledRoute[];
 }
 
+/** A SIMPLE TLS server of a Gateway: what the gateway's HTTPS listener loads. */
+export interface GatewayTlsServer {
+  /** `<namespace>/<gateway> servers[i] (port name)`, for logs. */
+  readonly name: string;
+  /** Snapshot path of the server's tls settings, for NACK messages: `gateways[0].servers[1].tls`. */
+  readonly field: string;
+  /** SNI names this server's certificate answers (server host patterns, lower case). */
+  readonly hosts: readonly string[];
+  /** PEM file paths on the gateway's machine. */
+  readonly serverCertificate: string;
+  readonly privateKey: string;
+  readonly caCertificates: string | undefined;
+}
+
 export interface RouteTable {
   readonly version: number;
-  /** Virtual hosts of the Gateways this proxy serves. */
+  /**
+   * Virtual hosts of the Gateways this proxy serves, for the plain HTTP listener: hosts of
+   * non-TLS servers (httpsRedirect hosts map to a virtual host that answers 301).
+   */
   readonly gateway: HostTable<CompiledVirtualHost>;
+  /** The same for the HTTPS listener: hosts of SIMPLE TLS servers. */
+  readonly gatewayTls: HostTable<CompiledVirtualHost>;
+  /** The TLS servers, in snapshot order; the first one's certificate is the default. */
+  readonly tlsServers: readonly GatewayTlsServer[];
   /** Sidecar outbound: `snapshot.mesh`. */
   readonly mesh: HostTable<CompiledVirtualHost>;
   readonly clusters: ReadonlyMap<string, RuntimeCluster>;

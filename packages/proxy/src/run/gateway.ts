@@ -1,11 +1,17 @@
 // `weft gateway`: the edge proxy. It serves every Gateway resource whose selector its labels
 // satisfy (Istio's default gateway labels are istio=ingressgateway), routing by the
-// VirtualServices bound to those Gateways.
+// VirtualServices bound to those Gateways. Two listeners: plain HTTP (`--port`) for the
+// Gateways' HTTP servers, and, with `--https-port`, HTTPS for their SIMPLE TLS servers, with
+// the certificate picked by SNI. Certificates are read here, when a snapshot is applied: a
+// file that cannot be used NACKs the snapshot and the last good configuration keeps serving.
 
 import type { ProxyNode } from '@weft/model';
 import { connectSnapshotStream } from '../client/stream.js';
+import type { RouteTable } from '../compile/types.js';
 import { createDataPlane } from '../data-plane.js';
-import { listen } from '../server/listen.js';
+import { normalizeHost } from '../routing/host-table.js';
+import { listen, type Listener } from '../server/listen.js';
+import { loadServerCertificates, type ServerCertificates } from '../tls/server-certificates.js';
 import { createLog } from './log.js';
 
 export interface GatewayOptions {
@@ -15,10 +21,17 @@ export interface GatewayOptions {
   id?: string;
   namespace?: string;
   labels?: Record<string, string>;
+  /**
+   * Port of the HTTPS listener for SIMPLE TLS servers (0 = any free port). Without one, TLS
+   * servers are skipped with a warning (not NACKed): the gateway serves what it can.
+   */
+  httpsPort?: number;
 }
 
 export interface RunningGateway {
   port: number;
+  /** The HTTPS listener's port, when the gateway has one. */
+  httpsPort?: number;
   id: string;
   /** Resolves once the first snapshot is live. */
   ready: Promise<void>;
@@ -34,11 +47,81 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     namespace: opts.namespace ?? 'default',
     labels: opts.labels ?? { istio: 'ingressgateway' },
   };
-  const dp = createDataPlane({ node, log });
-  const listener = await listen(dp.gatewayHandler(), {
-    host: opts.host ?? '127.0.0.1',
-    port: opts.port ?? 8080,
+  const host = opts.host ?? '127.0.0.1';
+  let https: Listener | undefined;
+  // What the HTTPS listener serves now; swapped together with the route table.
+  let certs: ServerCertificates | undefined;
+  let tlsLogged = '';
+
+  const prepareTls = (table: RouteTable): (() => void) | undefined => {
+    const key = JSON.stringify(table.tlsServers);
+    const changed = key !== tlsLogged;
+    if (https === undefined) {
+      if (changed && table.tlsServers.length > 0) {
+        log(
+          'warn',
+          'the Gateways have TLS servers but this gateway has no HTTPS listener (--https-port); their hosts are not served',
+          {
+            servers: table.tlsServers.map((s) => s.name),
+          },
+        );
+      }
+      tlsLogged = key;
+      return undefined;
+    }
+    const listener = https;
+    // Throws with the file and field named: the snapshot is NACKed and nothing changes.
+    const loaded = loadServerCertificates(table.tlsServers, { now: Date.now() });
+    if (loaded === undefined && certs === undefined) return undefined;
+    return () => {
+      certs = loaded;
+      // No TLS server left: an empty default context makes handshakes fail instead of
+      // presenting a certificate the configuration no longer names.
+      listener.setSecureContext?.(loaded?.defaultOptions ?? {});
+      if (changed) {
+        tlsLogged = key;
+        log('info', 'TLS certificates loaded', { servers: table.tlsServers.map((s) => s.name) });
+        for (const w of loaded?.warnings ?? []) log('warn', 'TLS configuration', { warning: w });
+      }
+    };
+  };
+
+  const dp = createDataPlane({
+    node,
+    log,
+    httpsRedirectPort: () => https?.port,
+    beforeSwap: prepareTls,
   });
+  const listener = await listen(dp.gatewayHandler(), {
+    host,
+    port: opts.port ?? 8080,
+    proxyId: id,
+    log,
+  });
+  if (opts.httpsPort !== undefined) {
+    try {
+      https = await listen(dp.gatewayHandler(), {
+        host,
+        port: opts.httpsPort,
+        proxyId: id,
+        log,
+        tls: {
+          SNICallback: (servername, cb) => {
+            if (certs === undefined) {
+              cb(new Error('no TLS server is configured on this gateway'));
+              return;
+            }
+            // An unknown name gets the default context (the first TLS server's certificate);
+            // the Host then decides, and a host no TLS server accepts is 404 NR.
+            cb(null, certs.sni.lookup(normalizeHost(servername)));
+          },
+        },
+      });
+    } catch (err) {
+      await listener.close();
+      throw err;
+    }
+  }
   const stream = connectSnapshotStream({
     control: opts.control,
     node,
@@ -46,14 +129,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     version: () => dp.version(),
     log,
   });
-  log('info', 'gateway listening', { port: listener.port });
+  log('info', 'gateway listening', { port: listener.port, httpsPort: https?.port });
   return {
     port: listener.port,
+    ...(https ? { httpsPort: https.port } : {}),
     id,
     ready: stream.ready,
     async close() {
       stream.close();
-      await listener.close();
+      await Promise.all([listener.close(), https?.close()]);
       await dp.close();
     },
   };

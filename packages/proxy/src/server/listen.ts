@@ -3,7 +3,9 @@
 // shell so that a faster one (owning its sockets, llhttp framing) can replace it later.
 
 import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import { ErrorCode, PROXY_ERROR_HEADER, PROXY_ID_HEADER, ResponseFlag } from '@weft/model';
 import type { LogFn } from '../telemetry/log.js';
 import { localReplyBody } from './local-reply.js';
@@ -20,16 +22,22 @@ export interface ListenOptions {
   /** After close() is called, in-flight requests get this long before their sockets are cut. */
   closeGraceMs?: number;
   log?: LogFn;
+  /** Serve HTTPS with these options (SNICallback, certificates); plain HTTP when absent. */
+  tls?: HttpsOptions;
 }
 
 export interface Listener {
   server: Server;
   port: number;
+  /** TLS listeners only: replaces the default certificate (for clients without SNI). */
+  setSecureContext?(options: SecureContextOptions): void;
   close(): Promise<void>;
 }
 
 export function listen(handler: RequestHandler, opts: ListenOptions = {}): Promise<Listener> {
-  const server = createServer(handler);
+  const tls = opts.tls;
+  const https = tls === undefined ? undefined : createHttpsServer(tls, handler);
+  const server: Server = https ?? createServer(handler);
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
   // Must exceed keepAliveTimeout, or node may cut a connection that is just sending headers.
   server.headersTimeout = server.keepAliveTimeout + 1_000;
@@ -43,7 +51,14 @@ export function listen(handler: RequestHandler, opts: ListenOptions = {}): Promi
       server.removeListener('error', reject);
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
-      resolve({ server, port, close: () => closeServer(server, opts.closeGraceMs ?? 5_000) });
+      resolve({
+        server,
+        port,
+        ...(https
+          ? { setSecureContext: (o: SecureContextOptions) => https.setSecureContext(o) }
+          : {}),
+        close: () => closeServer(server, opts.closeGraceMs ?? 5_000),
+      });
     });
   });
 }

@@ -122,7 +122,9 @@ function handle(
       'no configuration from the control plane yet, so no routes; retry shortly',
     );
   }
-  const vhost = (gateway ? table.gateway : table.mesh).lookup(view.authority);
+  // A gateway's HTTPS listener serves only the hosts of its TLS servers, the plain one the rest.
+  const hosts = gateway ? (secure ? table.gatewayTls : table.gateway) : table.mesh;
+  const vhost = hosts.lookup(view.authority);
   if (vhost === undefined) {
     return localReply(
       ctx,

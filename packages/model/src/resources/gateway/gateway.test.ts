@@ -63,7 +63,7 @@ describe('Gateway', () => {
     );
   });
 
-  it('warns about TLS and non-HTTP servers, which Weft does not serve yet', () => {
+  it('warns about non-HTTP servers and the settings Weft does not serve', () => {
     const spec = {
       servers: [
         {
@@ -78,10 +78,65 @@ describe('Gateway', () => {
     assert.deepEqual(errors(spec), []);
     assert.deepEqual(warnings(spec), [
       'spec.servers[0].port.targetPort: not supported by Weft yet; ignored',
-      'spec.servers[0].tls: not supported by Weft yet; ignored',
       'spec.servers[0].bind: not supported by Weft yet; ignored',
-      'spec.servers[0].port.protocol: protocol HTTPS is not supported by Weft yet; only HTTP servers are served',
-      'spec.servers[1].port.protocol: protocol MONGO is not supported by Weft yet; only HTTP servers are served',
+      'spec.servers[0].tls.credentialName: Weft reads certificate files (serverCertificate, privateKey), not Kubernetes secrets; ignored, so this server is not served',
+      'spec.servers[1].port.protocol: protocol MONGO is not supported by Weft yet; only HTTP and HTTPS servers are served',
     ]);
+  });
+
+  it('accepts SIMPLE TLS from files and httpsRedirect on plain HTTP', () => {
+    const spec = {
+      servers: [
+        { ...http, tls: { httpsRedirect: true } },
+        {
+          port: { number: 443, name: 'https', protocol: 'HTTPS' },
+          hosts: ['shop.example.com'],
+          tls: {
+            mode: 'SIMPLE',
+            serverCertificate: '/etc/certs/shop.pem',
+            privateKey: '/etc/certs/shop.key',
+            caCertificates: '/etc/certs/ca.pem',
+          },
+        },
+      ],
+    };
+    assert.deepEqual(check(spec).violations, []);
+  });
+
+  it('checks TLS settings as Istio does', () => {
+    const https = { port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['*'] };
+    assert.deepEqual(
+      errors({
+        servers: [
+          { ...https },
+          { ...https, port: { ...https.port, name: 'a' }, tls: { mode: 'SIMPLE' } },
+          { ...http, tls: { mode: 'SIMPLE', serverCertificate: 'c', privateKey: 'k' } },
+          {
+            port: { number: 9000, name: 'tcp', protocol: 'TCP' },
+            hosts: ['*'],
+            tls: { httpsRedirect: true, mode: 'SIMPLE' },
+          },
+        ],
+      }),
+      [
+        'spec.servers[0].tls: required: a server with protocol HTTPS must have TLS settings',
+        'spec.servers[1].tls.serverCertificate: required with mode SIMPLE: the PEM file Weft reads (credentialName is not supported)',
+        'spec.servers[1].tls.privateKey: required with mode SIMPLE: the PEM file Weft reads (credentialName is not supported)',
+        'spec.servers[2].tls: a plain-text HTTP server cannot have TLS settings other than httpsRedirect; use protocol HTTPS to terminate TLS',
+        'spec.servers[3].tls: a TCP server cannot have TLS settings; only HTTPS and TLS servers can',
+      ],
+    );
+    assert.deepEqual(
+      warnings({
+        servers: [
+          { ...https, tls: { mode: 'MUTUAL', serverCertificate: 'c', privateKey: 'k' } },
+          { ...https, port: { ...https.port, name: 'p' }, tls: {} },
+        ],
+      }),
+      [
+        'spec.servers[0].tls.mode: mode MUTUAL is not supported by Weft yet (client certificates); this server is not served',
+        'spec.servers[1].tls.mode: mode PASSTHROUGH (the default) is not supported by Weft; only SIMPLE is, so this server is not served',
+      ],
+    );
   });
 });

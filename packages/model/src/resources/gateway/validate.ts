@@ -17,8 +17,12 @@ const PROTOCOLS = new Set([
   'TLS',
 ]);
 
-/** What Weft's gateway listener speaks today. */
-const WEFT_PROTOCOLS = new Set(['HTTP']);
+/** What Weft's gateway listeners speak: plain HTTP, and HTTPS terminated with SIMPLE TLS. */
+const WEFT_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
+
+/** Istio's protocol.IsHTTP() and IsTLS(), for the TLS-settings rules of validateServer. */
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
+const TLS_PROTOCOLS = new Set(['HTTPS', 'TLS']);
 
 export function validateGateway(spec: GatewaySpec, report: Report): GatewaySpec {
   const at: FieldPath = ['spec'];
@@ -36,9 +40,10 @@ export function validateGateway(spec: GatewaySpec, report: Report): GatewaySpec 
     } else if (!WEFT_PROTOCOLS.has(protocol)) {
       report.warning(
         [...path, 'port', 'protocol'],
-        `protocol ${protocol} is not supported by Weft yet; only HTTP servers are served`,
+        `protocol ${protocol} is not supported by Weft yet; only HTTP and HTTPS servers are served`,
       );
     }
+    if (PROTOCOLS.has(protocol)) checkServerTls(server, protocol, path, report);
     const name = server.port.name;
     if (name !== undefined && name !== '') {
       const first = portNames.get(name);
@@ -56,6 +61,72 @@ export function validateGateway(spec: GatewaySpec, report: Report): GatewaySpec 
     server.hosts.forEach((h, j) => checkServerHost(h, [...path, 'hosts', j], report));
   });
   return spec;
+}
+
+/**
+ * Istio's rules (validateServer, validateTLSOptions) plus what Weft serves: SIMPLE TLS from
+ * certificate files. A server Weft cannot terminate gets a warning, and proxies skip it.
+ */
+function checkServerTls(
+  server: GatewaySpec['servers'][number],
+  protocol: string,
+  path: FieldPath,
+  report: Report,
+): void {
+  const tls = server.tls;
+  const at: FieldPath = [...path, 'tls'];
+  if (TLS_PROTOCOLS.has(protocol)) {
+    if (tls === undefined) {
+      report.error(at, `required: a server with protocol ${protocol} must have TLS settings`);
+      return;
+    }
+  } else {
+    if (tls === undefined) return;
+    // Only httpsRedirect may be set on a plain-text port (Istio: a PASSTHROUGH server, the
+    // default mode, without certificates).
+    const plain =
+      (tls.mode ?? 'PASSTHROUGH') === 'PASSTHROUGH' &&
+      !tls.serverCertificate &&
+      !tls.privateKey &&
+      !tls.caCertificates;
+    if (!plain) {
+      report.error(
+        at,
+        HTTP_PROTOCOLS.has(protocol)
+          ? 'a plain-text HTTP server cannot have TLS settings other than httpsRedirect; use protocol HTTPS to terminate TLS'
+          : `a ${protocol} server cannot have TLS settings; only HTTPS and TLS servers can`,
+      );
+    }
+    return;
+  }
+  const mode = tls.mode ?? 'PASSTHROUGH';
+  const credentials = tls.credentialName !== undefined || tls.credentialNames !== undefined;
+  const files = tls.serverCertificate !== undefined || tls.privateKey !== undefined;
+  for (const field of ['credentialName', 'credentialNames'] as const) {
+    if (tls[field] === undefined) continue;
+    report.warning(
+      [...at, field],
+      'Weft reads certificate files (serverCertificate, privateKey), not Kubernetes secrets; ignored' +
+        (mode === 'SIMPLE' && !files ? ', so this server is not served' : ''),
+    );
+  }
+  if (mode === 'SIMPLE') {
+    if (credentials) return;
+    for (const field of ['serverCertificate', 'privateKey'] as const) {
+      if (!tls[field])
+        report.error(
+          [...at, field],
+          'required with mode SIMPLE: the PEM file Weft reads (credentialName is not supported)',
+        );
+    }
+  } else if (protocol === 'HTTPS') {
+    report.warning(
+      [...at, 'mode'],
+      mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL'
+        ? `mode ${mode} is not supported by Weft yet (client certificates); this server is not served`
+        : `mode ${mode}${tls.mode === undefined ? ' (the default)' : ''} is not supported by Weft; only SIMPLE is, so this server is not served`,
+    );
+  }
 }
 
 /** Server hosts are `[namespace/]dnsName`, the namespace being `*`, `.` or a name. */
