@@ -7,6 +7,7 @@
 import type { ProxyNode, Snapshot } from '@weft/model';
 import { compileSnapshot } from './compile/compile-snapshot.js';
 import type { RouteTable } from './compile/types.js';
+import { createEndpointLoadTracker } from './lb/endpoint-load.js';
 import {
   createHealthTracker,
   type HealthTracker,
@@ -59,6 +60,8 @@ const SWEEP_INTERVAL_MS = 30_000;
 export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const now = opts.now ?? Date.now;
   const health = createHealthTracker(opts.health);
+  // In-flight counts, latency estimates and first-seen times, kept across swaps like health.
+  const load = createEndpointLoadTracker();
   const agents = createAgentPool(opts.agents);
   let current: RouteTable | undefined;
   let gateway: ProxyRequestHandler | undefined;
@@ -82,6 +85,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     const t = now();
     agents.retain(keys, t);
     health.retain(keys, t);
+    load.retain(keys);
   };
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
   timer.unref();
@@ -91,6 +95,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       const table = compileSnapshot(snapshot, {
         node: opts.node,
         health,
+        load,
+        now: now(),
         httpsRedirectPort: opts.httpsRedirectPort?.(),
       });
       // May throw (the snapshot is NACKed and nothing changes); commits what it prepared.

@@ -13,6 +13,8 @@ import type {
   VirtualHost,
   WeightedDestination,
 } from '@weft/model';
+import { createEndpointLoadTracker, type EndpointLoadTracker } from '../lb/endpoint-load.js';
+import { checkConsistentHash, compileHashPolicy } from '../lb/hash-policy.js';
 import { createClusterLoadBalancer } from '../lb/registry.js';
 import type { EndpointState } from '../lb/types.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
@@ -35,6 +37,10 @@ export interface CompileOptions {
   node: ProxyNode;
   /** Shared across compiles so that ejections survive snapshot swaps. */
   health: HealthTracker;
+  /** Shared across compiles so that in-flight counts, latency and warm-up survive swaps. */
+  load?: EndpointLoadTracker;
+  /** When endpoints new to `load` count as first seen (slow start); 0 when not given. */
+  now?: number;
   /** The gateway's HTTPS listener port, for httpsRedirect Locations (443 when not given). */
   httpsRedirectPort?: number | undefined;
 }
@@ -49,10 +55,12 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
   const warnings: string[] = [];
   const warn = (msg: string) => void warnings.push(msg);
 
+  const load = opts.load ?? createEndpointLoadTracker();
+  const now = opts.now ?? 0;
   const clusters = new Map<string, RuntimeCluster>();
   const endpointKeys = new Set<string>();
   for (const [i, c] of list(snapshot.clusters, 'clusters').entries()) {
-    const rc = at(`clusters[${i}]`, () => compileCluster(c, opts.health));
+    const rc = at(`clusters[${i}]`, () => compileCluster(c, opts.health, load, now));
     if (clusters.has(rc.name))
       throw new CompileError(`clusters[${i}].name`, `duplicate cluster "${rc.name}"`);
     clusters.set(rc.name, rc);
@@ -110,7 +118,12 @@ function buildHostTable(
   return table;
 }
 
-function compileCluster(c: Cluster, health: HealthTracker): RuntimeCluster {
+function compileCluster(
+  c: Cluster,
+  health: HealthTracker,
+  load: EndpointLoadTracker,
+  now: number,
+): RuntimeCluster {
   if (typeof c !== 'object' || c === null) throw new Error('must be an object');
   if (typeof c.name !== 'string' || c.name === '')
     throw new CompileError('name', 'must be a non-empty string');
@@ -136,10 +149,18 @@ function compileCluster(c: Cluster, health: HealthTracker): RuntimeCluster {
         healthy: e.healthy !== false,
         labels: e.labels ?? {},
         outlier: health.record(key),
+        load: load.record(key, now),
       };
     }),
   );
-  const { algorithm, lb } = at('lb', () => createClusterLoadBalancer(c.lb, endpoints));
+  const hash = c.hash === undefined ? undefined : at('hash', () => checkConsistentHash(c.hash!));
+  const warmupMs = c.warmupMs ?? 0;
+  if (typeof warmupMs !== 'number' || !(warmupMs >= 0)) {
+    throw new CompileError('warmupMs', `${String(warmupMs)} must be a number >= 0`);
+  }
+  const { algorithm, lb } = at('lb', () =>
+    createClusterLoadBalancer(c.lb, endpoints, { hash, warmupMs }),
+  );
   return {
     name: c.name,
     service: typeof c.service === 'string' && c.service !== '' ? c.service : c.name,
@@ -148,6 +169,8 @@ function compileCluster(c: Cluster, health: HealthTracker): RuntimeCluster {
     algorithm,
     endpoints,
     lb,
+    hashPolicy: hash === undefined ? undefined : compileHashPolicy(hash),
+    warmupMs,
   };
 }
 

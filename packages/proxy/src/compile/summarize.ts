@@ -26,6 +26,8 @@ export function summarizeRouteTable(t: RouteTable): unknown {
       ...(c.subset !== undefined ? { subset: c.subset } : {}),
       policy: c.policy,
       algorithm: c.algorithm,
+      ...(c.hashPolicy !== undefined ? { hash: c.hashPolicy.description } : {}),
+      ...(c.warmupMs ? { warmupMs: c.warmupMs } : {}),
       endpoints: c.endpoints.map((e) => ({
         id: e.id,
         key: e.key,

@@ -3,6 +3,7 @@
 // proxy swaps whole tables, so a request that grabbed a table finishes on it.
 
 import type { LbPolicy } from '@weft/model';
+import type { CompiledHashPolicy } from '../lb/hash-policy.js';
 import type { AlgorithmName } from '../lb/registry.js';
 import type { EndpointState, LoadBalancer } from '../lb/types.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
@@ -18,6 +19,10 @@ export interface RuntimeCluster {
   readonly algorithm: AlgorithmName;
   readonly endpoints: readonly EndpointState[];
   readonly lb: LoadBalancer;
+  /** Set for consistent-hash clusters: what of a request to hash (computed per request). */
+  readonly hashPolicy?: CompiledHashPolicy | undefined;
+  /** Slow start window, 0 = none. */
+  readonly warmupMs?: number;
 }
 
 /**

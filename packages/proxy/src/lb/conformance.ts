@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '@weft/testkit';
 import type { OutlierRecord } from '../outlier/health-tracker.js';
+import { createEndpointLoad } from './endpoint-load.js';
 import type { EndpointState, LoadBalancerFactory, PickContext } from './types.js';
 
 export interface EndpointSpec {
@@ -13,11 +14,16 @@ export interface EndpointSpec {
   weight?: number;
   healthy?: boolean;
   ejectedUntil?: number;
+  /** When the proxy first saw it (slow start); 0 by default, long before NOW. */
+  firstSeenAt?: number;
+  /** Address override: consistent hashing places endpoints by `address:port`. */
+  address?: string;
 }
 
 export function makeEndpoints(specs: readonly EndpointSpec[]): EndpointState[] {
   return specs.map((s, i) => {
-    const key = `10.0.0.${i + 1}:8080`;
+    const address = s.address ?? `10.0.0.${i + 1}`;
+    const key = `${address}:8080`;
     const outlier: OutlierRecord = {
       key,
       ejectedUntil: s.ejectedUntil ?? 0,
@@ -27,13 +33,14 @@ export function makeEndpoints(specs: readonly EndpointSpec[]): EndpointState[] {
     };
     return {
       id: s.id,
-      address: `10.0.0.${i + 1}`,
+      address,
       port: 8080,
       key,
       weight: s.weight ?? 1,
       healthy: s.healthy ?? true,
       labels: {},
       outlier,
+      load: createEndpointLoad(key, s.firstSeenAt ?? 0),
     };
   });
 }

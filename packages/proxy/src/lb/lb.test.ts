@@ -9,6 +9,10 @@ runLoadBalancerConformance('random', algorithms.random, { weighted: true });
 runLoadBalancerConformance('weighted-round-robin', algorithms['weighted-round-robin'], {
   weighted: true,
 });
+runLoadBalancerConformance('least-request', algorithms['least-request'], { weighted: true });
+runLoadBalancerConformance('peak-ewma', algorithms['peak-ewma'], { weighted: true });
+runLoadBalancerConformance('ring-hash', algorithms['ring-hash'], { weighted: true });
+runLoadBalancerConformance('maglev', algorithms.maglev, { weighted: true });
 
 describe('round robin', () => {
   it('visits endpoints in order, one each per cycle', () => {
@@ -45,7 +49,18 @@ describe('registry', () => {
     const unequal = makeEndpoints([{ id: 'a' }, { id: 'b', weight: 3 }]);
     assert.equal(algorithmFor('ROUND_ROBIN', equal), 'round-robin');
     assert.equal(algorithmFor('ROUND_ROBIN', unequal), 'weighted-round-robin');
-    assert.equal(algorithmFor('LEAST_REQUEST', unequal), 'weighted-round-robin');
+    assert.equal(algorithmFor('LEAST_REQUEST', unequal), 'least-request');
+    assert.equal(algorithmFor('PEAK_EWMA', unequal), 'peak-ewma');
+    assert.equal(algorithmFor('ROUND_ROBIN', equal, { warmupMs: 1000 }), 'weighted-round-robin');
+    const header = { header: 'x-user' };
+    assert.equal(
+      algorithmFor('PEAK_EWMA', equal, { hash: { key: header, algorithm: 'RING_HASH' } }),
+      'ring-hash',
+    );
+    assert.equal(
+      algorithmFor('ROUND_ROBIN', equal, { hash: { key: header, algorithm: 'MAGLEV' } }),
+      'maglev',
+    );
     assert.equal(algorithmFor('RANDOM', unequal), 'random');
     assert.equal(algorithmFor('PASSTHROUGH', equal), 'round-robin');
     assert.equal(createClusterLoadBalancer('RANDOM', equal).algorithm, 'random');

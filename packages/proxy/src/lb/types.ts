@@ -2,7 +2,9 @@
 // cluster as compiled from one snapshot; health comes from the shared outlier records, so an
 // algorithm never needs to be rebuilt when an endpoint is ejected or returns.
 
+import type { ConsistentHash } from '@weft/model';
 import type { OutlierRecord } from '../outlier/health-tracker.js';
+import type { EndpointLoad } from './endpoint-load.js';
 
 export interface EndpointState {
   readonly id: string;
@@ -16,6 +18,8 @@ export interface EndpointState {
   readonly labels: Readonly<Record<string, string>>;
   /** Shared across route tables; the outlier tracker mutates it. */
   readonly outlier: OutlierRecord;
+  /** In-flight count, latency estimate, first-seen time; shared like `outlier`. */
+  readonly load: EndpointLoad;
 }
 
 export interface PickContext {
@@ -23,14 +27,23 @@ export interface PickContext {
   now: number;
   /** Endpoints to avoid when others are available (already tried by this request). */
   skip?: ((e: EndpointState) => boolean) | undefined;
+  /**
+   * The request's hash (a uint32) for consistent-hash clusters; undefined when the request
+   * carries no key, and for every other cluster. Other algorithms ignore it.
+   */
+  hash?: number | undefined;
 }
 
 export interface LoadBalancer {
   pick(ctx: PickContext): EndpointState | undefined;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- room for per-algorithm knobs (e.g. least-request choice count)
-export interface LoadBalancerOptions {}
+export interface LoadBalancerOptions {
+  /** Slow start window (ms): round robin, least request and peak-EWMA honour it. */
+  warmupMs?: number | undefined;
+  /** Ring size / table size for the consistent-hash algorithms. */
+  hash?: ConsistentHash | undefined;
+}
 
 export type LoadBalancerFactory = (
   endpoints: readonly EndpointState[],

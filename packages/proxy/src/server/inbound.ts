@@ -11,6 +11,7 @@ import { endpointKey } from '../compile/compile-snapshot.js';
 import { NO_HEADER_OPS } from '../compile/header-ops.js';
 import { compileRetryPolicy } from '../compile/retry-policy.js';
 import type { RuntimeCluster } from '../compile/types.js';
+import { createEndpointLoad } from '../lb/endpoint-load.js';
 import { algorithms } from '../lb/registry.js';
 import type { EndpointState } from '../lb/types.js';
 import { requestEndChannel } from '../telemetry/channels.js';
@@ -51,6 +52,7 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
     healthy: true,
     labels: {},
     outlier: { key, ejectedUntil: 0, ejections: 0, consecutiveFailures: 0, lastFailureAt: 0 },
+    load: createEndpointLoad(key, 0),
   };
   const cluster: RuntimeCluster = {
     name: `inbound|${opts.appPort}||`,

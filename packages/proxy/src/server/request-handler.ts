@@ -186,6 +186,11 @@ function handle(
       ? view.pathAndQuery
       : rewritePath(view.path, route.blocks[block]!.rewritePrefixLength, action.rewriteUri) +
         (view.query === '' ? '' : `?${view.query}`);
+  // Only consistent-hash clusters pay for reading the key.
+  const hashed =
+    cluster.hashPolicy === undefined
+      ? undefined
+      : cluster.hashPolicy.hashRequest(view, req.socket.remoteAddress, ctx.random);
   const headers = buildRequestHeaders(req.rawHeaders, {
     host: dest.request.authority ?? view.rawAuthority,
     clientAddress: req.socket.remoteAddress,
@@ -203,6 +208,8 @@ function handle(
       timeoutMs: action.timeoutMs,
       responseOps: dest.response,
       label: cluster.service,
+      hash: hashed?.hash,
+      setCookie: hashed?.setCookie,
     },
     req,
     res,

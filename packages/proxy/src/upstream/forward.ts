@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, PROXY_ERROR_HEADER, ResponseFlag } from '@weft/model';
 import { isRetriableResponse, retryBackoffMs } from '../compile/retry-policy.js';
 import type { CompiledHeaderOps, CompiledRetryPolicy, RuntimeCluster } from '../compile/types.js';
+import { observeLatency, type EndpointLoad } from '../lb/endpoint-load.js';
 import type { EndpointState } from '../lb/types.js';
 import type { Ejection, HealthTracker } from '../outlier/health-tracker.js';
 import { sendLocalReply, INTERNAL_ERROR_CODE } from '../server/local-reply.js';
@@ -48,6 +49,9 @@ export interface ForwardTarget {
   responseOps: CompiledHeaderOps;
   /** How messages name the destination. */
   label: string;
+  /** Consistent-hash clusters: the request's hash, and a cookie to set if the proxy made one. */
+  hash?: number | undefined;
+  setCookie?: string | undefined;
 }
 
 export interface DownstreamInfo {
@@ -107,6 +111,9 @@ class Exchange {
   timer: NodeJS.Timeout | undefined = undefined;
   tryTimer: NodeJS.Timeout | undefined = undefined;
   retryTimer: NodeJS.Timeout | undefined = undefined;
+  /** The current try's endpoint load record, held while the try is in flight. */
+  load: EndpointLoad | undefined = undefined;
+  sentAt = 0;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -148,16 +155,23 @@ class Exchange {
       this.timer = setTimeout(onRouteTimeout, this.target.timeoutMs, this);
     }
     const tried = this.tried;
+    const now = this.ctx.now();
     const ep = this.target.cluster.lb.pick({
       random: this.ctx.random,
-      now: this.ctx.now(),
+      now,
       skip: tried === undefined ? undefined : (e) => tried.includes(e),
+      hash: this.target.hash,
     });
     if (ep === undefined) {
       this.replyNoHealthyUpstream();
       return;
     }
     this.endpoint = ep;
+    // In flight from here until the try completes or fails (releaseLoad).
+    this.releaseLoad();
+    this.load = ep.load;
+    ep.load.active++;
+    this.sentAt = now;
     let up: ClientRequest;
     try {
       up = request({
@@ -191,6 +205,7 @@ class Exchange {
 
   retryLater(): void {
     (this.tried ??= []).push(this.endpoint!);
+    this.releaseLoad();
     this.upstream = undefined;
     const delay = retryBackoffMs(this.target.retry, this.attempts, this.ctx.random);
     if (delay <= 0) this.attempt();
@@ -205,6 +220,9 @@ class Exchange {
     this.clearTryTimer();
     const ep = this.endpoint!;
     const status = ures.statusCode ?? 502;
+    // Time to response headers feeds the latency estimate; a 5xx counts as a failure.
+    const now = this.ctx.now();
+    observeLatency(ep.load, now - this.sentAt, now, status >= 500);
     // A peer sidecar that could not connect to its app answers 503 UF: the request never
     // reached an app, so it is a connect failure of that endpoint (eject, retry elsewhere),
     // not an application 503. Only 503s pay for reading the header.
@@ -243,10 +261,9 @@ class Exchange {
     this.upstreamRes = ures;
     (ures as Tagged<IncomingMessage>)[kExchange] = this;
     ures.on('close', onUpstreamResponseClose);
-    this.res.writeHead(
-      status,
-      buildResponseHeaders(ures.rawHeaders, this.target.responseOps, this),
-    );
+    const headers = buildResponseHeaders(ures.rawHeaders, this.target.responseOps, this);
+    if (this.target.setCookie !== undefined) headers.push('set-cookie', this.target.setCookie);
+    this.res.writeHead(status, headers);
     ures.pipe(this.res);
   }
 
@@ -254,6 +271,7 @@ class Exchange {
     if (up !== this.upstream || this.finished) return;
     this.clearTryTimer();
     this.upstream = undefined;
+    this.releaseLoad();
     if (this.responded) {
       this.flags = ResponseFlag.UpstreamRemoteReset;
       this.res.destroy();
@@ -274,6 +292,7 @@ class Exchange {
       this.attempt();
       return;
     }
+    this.observeFailure(ep);
     const connect = CONNECT_ERRORS.has(code);
     this.lastError = `${ep.key} ${code}`;
     const ejection = this.target.health?.reportFailure(ep.outlier, this.ctx.now());
@@ -307,6 +326,8 @@ class Exchange {
     if (up !== this.upstream || this.finished || this.responded) return;
     this.upstream = undefined;
     up.destroy();
+    this.observeFailure(this.endpoint!);
+    this.releaseLoad();
     this.lastError = `${this.endpoint!.key} gave no response within the per-try timeout of ${this.target.retry.perTryTimeoutMs} ms`;
     if (this.target.retry.perTryTimeoutRetriable && this.canRetry()) {
       this.retryLater();
@@ -325,6 +346,7 @@ class Exchange {
     this.timer = undefined;
     if (this.finished) return;
     this.flags = ResponseFlag.UpstreamRequestTimeout;
+    if (!this.responded && this.upstream !== undefined) this.observeFailure(this.endpoint!);
     this.abortUpstream();
     if (this.responded) {
       this.res.destroy();
@@ -347,10 +369,12 @@ class Exchange {
       this.abortUpstream();
     }
     this.clearTimers();
+    this.releaseLoad();
     if (requestEndChannel.hasSubscribers) this.publishEnd();
   }
 
   onUpstreamResponseClose(ures: IncomingMessage): void {
+    this.releaseLoad();
     if (ures.complete || this.finished) return;
     // The upstream died mid-body; a truncated response must not look complete downstream.
     this.flags = ResponseFlag.UpstreamRemoteReset;
@@ -358,11 +382,26 @@ class Exchange {
   }
 
   abortUpstream(): void {
+    this.releaseLoad();
     const up = this.upstream;
     this.upstream = undefined;
     if (up !== undefined) up.destroy();
     if (this.upstreamRes !== undefined && !this.upstreamRes.complete) this.upstreamRes.destroy();
     this.clearTimers();
+  }
+
+  /** The try is over (response complete, failed or abandoned): one less in flight. */
+  releaseLoad(): void {
+    const load = this.load;
+    if (load === undefined) return;
+    this.load = undefined;
+    if (load.active > 0) load.active--;
+  }
+
+  /** A try that failed counts as a slow one (a penalty latency) for peak-EWMA. */
+  observeFailure(ep: EndpointState): void {
+    const now = this.ctx.now();
+    observeLatency(ep.load, now - this.sentAt, now, true);
   }
 
   clearTryTimer(): void {

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { seededRandom } from '@weft/testkit';
+import { countPicks, makeEndpoints } from '../conformance.js';
+import { share, simulate } from '../load-sim.js';
+import { createLoadBalancer as createRoundRobin } from '../round-robin/index.js';
+import { createLoadBalancer as createLeastRequest } from '../least-request/index.js';
+import { createLoadBalancer } from './index.js';
+
+const slowOne = (e: { id: string }) => (e.id === 'slow' ? 8 : 2);
+
+describe('peak-EWMA', () => {
+  it('sends fewer requests to an endpoint with higher observed latency', () => {
+    const picks = simulate(
+      createLoadBalancer(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 'slow' }])),
+      { concurrency: 4, durationMs: 20_000, latencyMs: slowOne },
+    );
+    const rr = simulate(
+      createRoundRobin(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 'slow' }])),
+      { concurrency: 4, durationMs: 20_000, latencyMs: slowOne },
+    );
+    assert.ok(Math.abs(share(rr, 'slow') - 1 / 3) < 0.01);
+    assert.ok(share(picks, 'slow') < 0.05, `slow got ${share(picks, 'slow')}`);
+  });
+
+  it('sees a slow endpoint that least-request does not (it is slow, not busy)', () => {
+    const opts = { concurrency: 12, durationMs: 20_000, latencyMs: slowOne };
+    const ewma = simulate(
+      createLoadBalancer(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 'slow' }])),
+      opts,
+    );
+    const lr = simulate(
+      createLeastRequest(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 'slow' }])),
+      opts,
+    );
+    assert.ok(
+      share(ewma, 'slow') < share(lr, 'slow') / 2,
+      `${share(ewma, 'slow')} vs ${share(lr, 'slow')}`,
+    );
+  });
+
+  it('moves traffic away as soon as an endpoint becomes slow, and back once it recovers', () => {
+    const eps = makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+    const lb = createLoadBalancer(eps);
+    const start = 1_000_000;
+    // c is slow from 10 s to 20 s of a 40 s run.
+    const slowWhile = (e: { id: string }, now: number) =>
+      e.id === 'c' && now >= start + 10_000 && now < start + 20_000 ? 20 : 2;
+    const phase = (from: number, to: number) =>
+      simulate(lb, {
+        concurrency: 4,
+        durationMs: to - from,
+        latencyMs: slowWhile,
+        start: start + from,
+      });
+    const before = phase(0, 10_000);
+    const during = phase(10_000, 20_000);
+    // The estimate decays while c is left alone, until c is tried again and is fast.
+    phase(20_000, 50_000);
+    const after = phase(50_000, 60_000);
+    assert.ok(share(before, 'c') > 0.25, `before: ${share(before, 'c')}`);
+    assert.ok(share(during, 'c') < 0.02, `during: ${share(during, 'c')}`);
+    assert.ok(share(after, 'c') > 0.25, `after: ${share(after, 'c')}`);
+  });
+
+  it('treats a fast failure as slow: a failing endpoint does not attract traffic', () => {
+    const picks = simulate(
+      createLoadBalancer(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 'broken' }])),
+      {
+        concurrency: 4,
+        durationMs: 20_000,
+        latencyMs: (e) => (e.id === 'broken' ? 0 : 5),
+        fails: (e) => e.id === 'broken',
+      },
+    );
+    assert.ok(share(picks, 'broken') < 0.01, `broken got ${share(picks, 'broken')}`);
+  });
+
+  it('gives a new endpoint a default RTT: tried, not flooded', () => {
+    const eps = makeEndpoints([{ id: 'known' }, { id: 'new', firstSeenAt: 1_000_000 }]);
+    eps[0]!.load.latencyMs = 5;
+    eps[0]!.load.latencyAt = 1_000_000;
+    const counts = countPicks(
+      createLoadBalancer(eps).pick,
+      { random: seededRandom(4), now: 1_000_000 },
+      100,
+    );
+    assert.equal(counts.get('new'), undefined, '30 ms prior against a known 5 ms');
+  });
+
+  it('ramps a new endpoint up over the warm-up window', () => {
+    const eps = makeEndpoints([{ id: 'old' }, { id: 'new', firstSeenAt: 1_000_000 }]);
+    for (const e of eps) {
+      e.load.latencyMs = 5;
+      e.load.latencyAt = 1_000_000;
+    }
+    const lb = createLoadBalancer(eps, { warmupMs: 10_000 });
+    // Cost of the new one is 10x while its factor is 0.1: it loses every comparison.
+    const counts = countPicks(lb.pick, { random: seededRandom(4), now: 1_000_000 }, 100);
+    assert.equal(counts.get('new'), undefined);
+    const warm = countPicks(lb.pick, { random: seededRandom(4), now: 1_010_000 }, 1000);
+    assert.ok((warm.get('new') ?? 0) > 400);
+  });
+});
