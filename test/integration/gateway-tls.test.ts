@@ -80,7 +80,7 @@ function getHttp(port: number, host: string, path = '/'): Promise<Reply> {
 
 function getHttps(
   port: number,
-  opts: { servername: string; host?: string; ca: Buffer[]; path?: string },
+  opts: { servername: string; host?: string; ca: Buffer[]; path?: string; verify?: boolean },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
@@ -91,6 +91,7 @@ function getHttps(
         servername: opts.servername,
         headers: { host: opts.host ?? opts.servername },
         ca: opts.ca,
+        rejectUnauthorized: opts.verify ?? true,
         agent: false,
       },
       (res) => {
@@ -255,6 +256,15 @@ describe(
       // The default certificate names shop.example.com, so verification of another name fails.
       assert.ok(r instanceof Error);
       assert.match(r.message, /shop\.example\.com/);
+      // An empty servername sends no SNI at all.
+      const noSni = await getHttps(httpsPort, {
+        servername: '',
+        host: 'shop.example.com',
+        ca,
+        verify: false,
+      });
+      assert.equal(noSni.status, 200);
+      assert.equal(noSni.peer, 'shop.example.com');
     });
 
     it('serves on each listener only the hosts of its servers: others get 404 NR', async () => {
