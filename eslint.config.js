@@ -19,6 +19,7 @@ const pureFolders = [
   'packages/proxy/src/lb/**',
   'packages/proxy/src/outlier/**',
   'packages/proxy/src/compile/**',
+  'packages/proxy/src/filters/**',
   'packages/control-plane/src/translate/**',
   'packages/model/src/**',
 ];

@@ -8,6 +8,10 @@ import { spawnSync } from 'node:child_process';
 const programs = [
   // The gateway TLS tests make their certificates with it (test/integration/gateway-tls).
   { command: 'openssl', pkg: 'openssl' },
+  // The etcd store tests start their own etcd members (control-plane/src/store/etcd.test.ts,
+  // test/integration/etcd-cluster). Installing it may start a system etcd on 2379; the tests
+  // never use that one, they pick free ports.
+  { command: 'etcd', pkg: 'etcd-server' },
 ];
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
@@ -15,16 +19,29 @@ const needed = programs.filter((p) => !has(p.command)).map((p) => p.pkg);
 if (needed.length === 0) process.exit(0);
 
 const root = process.getuid?.() === 0;
+const fail = (why) => {
+  console.error(
+    `install-test-deps: ${why}.\n` +
+      `  The tests need: ${needed.join(' ')} (Debian packages).\n` +
+      `  Install them as root: apt-get install -y ${needed.join(' ')}`,
+  );
+  process.exit(1);
+};
+if (!has('apt-get')) fail('apt-get not found, so this is not a Debian-like system');
+if (!root && !has('sudo')) fail('not running as root, and there is no sudo');
 const run = (args) => {
-  const [cmd, ...rest] = root ? args : ['sudo', ...args];
+  // Never interactive: no debconf questions, and `sudo -n` fails instead of asking a password.
+  const apt = ['env', 'DEBIAN_FRONTEND=noninteractive', ...args];
+  const [cmd, ...rest] = root ? apt : ['sudo', '-n', ...apt];
   const r = spawnSync(cmd, rest, { stdio: 'inherit' });
-  if (r.status !== 0) {
-    console.error(
-      `install-test-deps: "${args.join(' ')}" failed; install ${needed.join(' ')} by hand`,
+  if (r.status !== 0)
+    fail(
+      `"${args.join(' ')}" failed${root ? '' : ' (not root: it ran through sudo -n, which needs sudo without a password)'}`,
     );
-    process.exit(1);
-  }
 };
 console.error(`install-test-deps: installing ${needed.join(' ')}`);
 run(['apt-get', 'update']);
 run(['apt-get', 'install', '-y', '--no-install-recommends', ...needed]);
+const still = programs.filter((p) => needed.includes(p.pkg) && !has(p.command));
+if (still.length > 0)
+  fail(`installed, but ${still.map((p) => p.command).join(', ')} is not on PATH`);

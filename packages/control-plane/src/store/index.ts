@@ -4,3 +4,5 @@
 export * from './types.js';
 export { openEmbeddedStore } from './embedded.js';
 export type { EmbeddedStoreOptions } from './embedded.js';
+export { openEtcdStore } from './etcd.js';
+export type { EtcdStoreOptions } from './etcd.js';
