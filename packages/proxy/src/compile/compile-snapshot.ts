@@ -22,8 +22,11 @@ import { at, CompileError } from '../routing/compile-error.js';
 import { createHostTable } from '../routing/host-table.js';
 import { compileMatchBlocks } from '../routing/match-block.js';
 import { compileGateways } from './gateway.js';
+import { compileRouteFilters } from '../filters/index.js';
+import { compileMirrors } from '../filters/mirror/index.js';
 import { compileHeaderOps } from './header-ops.js';
 import { compileRetryPolicy } from './retry-policy.js';
+import { compileUriRegexRewrite } from './rewrite.js';
 import type {
   CompiledAction,
   CompiledDestination,
@@ -207,7 +210,10 @@ function compileRoute(r: Route, ctx: VhostContext): CompiledRoute {
     'response',
     ctx.warn,
   );
-  return { id: String(r.id), name: r.name, blocks, action, response };
+  const filters = compileRouteFilters(r);
+  return filters === undefined
+    ? { id: String(r.id), name: r.name, blocks, action, response }
+    : { id: String(r.id), name: r.name, blocks, action, response, filters };
 }
 
 function compileAction(r: Route, ctx: VhostContext): CompiledAction {
@@ -264,6 +270,21 @@ function compileForward(r: Route, a: RouteAction, ctx: VhostContext): CompiledAc
       );
     }
   }
+  const regex = a.rewrite?.uriRegex;
+  const rewriteRegex =
+    regex === undefined
+      ? undefined
+      : at('rewrite.uriRegex', () => {
+          if (typeof regex.match !== 'string' || typeof regex.rewrite !== 'string')
+            throw new Error('match and rewrite must be strings');
+          // It becomes part of the request line: a space would split it.
+          if (hasSpaceOrControl(regex.rewrite))
+            throw new CompileError('rewrite', 'must not contain spaces or control characters');
+          return compileUriRegexRewrite(regex.match, regex.rewrite);
+        });
+  const mirrors = at('', () =>
+    compileMirrors(a.mirrors, ctx.clusters, (msg) => ctx.warn(`route ${String(r.id)}: ${msg}`)),
+  );
   return {
     type: 'route',
     destinations,
@@ -271,6 +292,11 @@ function compileForward(r: Route, a: RouteAction, ctx: VhostContext): CompiledAc
     timeoutMs,
     retry,
     rewriteUri,
+    // Set only when used, so that plain routes keep the shape they always had.
+    ...(rewriteRegex !== undefined
+      ? { rewriteRegex, rewriteRegexSource: { match: regex!.match, rewrite: regex!.rewrite } }
+      : {}),
+    ...(mirrors !== undefined ? { mirrors } : {}),
   };
 }
 
@@ -356,6 +382,23 @@ function compileRedirect(a: RedirectAction): CompiledAction {
   if (a.port !== undefined && (!Number.isInteger(a.port) || a.port <= 0 || a.port > 65535)) {
     throw new CompileError('port', `${String(a.port)} is not a port number`);
   }
+  const { prefixRewrite, derivePort } = a;
+  if (
+    prefixRewrite !== undefined &&
+    (typeof prefixRewrite !== 'string' || hasSpaceOrControl(prefixRewrite))
+  ) {
+    throw new CompileError(
+      'prefixRewrite',
+      'must be a string without spaces or control characters',
+    );
+  }
+  if (
+    derivePort !== undefined &&
+    derivePort !== 'FROM_PROTOCOL_DEFAULT' &&
+    derivePort !== 'FROM_REQUEST_PORT'
+  ) {
+    throw new CompileError('derivePort', `unknown value ${JSON.stringify(derivePort)}`);
+  }
   return {
     type: 'redirect',
     code,
@@ -363,6 +406,8 @@ function compileRedirect(a: RedirectAction): CompiledAction {
     authority: a.authority,
     scheme: a.scheme?.toLowerCase(),
     port: a.port,
+    ...(prefixRewrite !== undefined ? { prefixRewrite } : {}),
+    ...(derivePort !== undefined ? { derivePort } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // A JSON view of a compiled RouteTable: what the golden files hold and what an `explain`
 // command can print. Predicates cannot be shown, so it shows what they were compiled into.
 
+import type { RouteFilters } from '../filters/index.js';
 import type { HostTable } from '../routing/host-table.js';
 import type {
   CompiledAction,
@@ -68,6 +69,7 @@ function summarizeHosts(h: HostTable<CompiledVirtualHost>) {
         })),
         action: summarizeAction(r.action),
         ...(r.response.empty ? {} : { response: summarizeOps(r.response) }),
+        ...(r.filters !== undefined ? { filters: summarizeFilters(r.filters) } : {}),
       })),
     })),
   };
@@ -96,9 +98,48 @@ function summarizeAction(a: CompiledAction) {
         timeoutMs: a.timeoutMs,
         retry: summarizeRetry(a.retry),
         ...(a.rewriteUri !== undefined ? { rewriteUri: a.rewriteUri } : {}),
+        ...(a.rewriteRegexSource !== undefined ? { rewriteRegex: a.rewriteRegexSource } : {}),
+        ...(a.mirrors !== undefined
+          ? {
+              mirrors: a.mirrors.map((m) => ({
+                cluster: m.clusterName,
+                resolved: m.cluster !== undefined,
+                percent: m.perMillion / 10_000,
+              })),
+            }
+          : {}),
       };
     }
   }
+}
+
+function summarizeFilters(f: RouteFilters) {
+  const { fault, cors } = f;
+  return {
+    ...(fault !== undefined
+      ? {
+          fault: {
+            ...(fault.delayMs > 0
+              ? { delayMs: fault.delayMs, delayPercent: fault.delayPerMillion / 10_000 }
+              : {}),
+            ...(fault.abortStatus > 0
+              ? { abortStatus: fault.abortStatus, abortPercent: fault.abortPerMillion / 10_000 }
+              : {}),
+          },
+        }
+      : {}),
+    ...(cors !== undefined
+      ? {
+          cors: {
+            allowAll: cors.allowAll,
+            origins: cors.origins.length,
+            preflight: cors.preflight,
+            response: cors.response,
+            unmatchedPreflights: cors.forwardUnmatched ? 'FORWARD' : 'IGNORE',
+          },
+        }
+      : {}),
+  };
 }
 
 function summarizeOps(o: CompiledHeaderOps) {

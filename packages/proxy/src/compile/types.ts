@@ -6,6 +6,8 @@ import type { LbPolicy } from '@weft/model';
 import type { CompiledHashPolicy } from '../lb/hash-policy.js';
 import type { AlgorithmName } from '../lb/registry.js';
 import type { EndpointState, LoadBalancer } from '../lb/types.js';
+import type { RouteFilters } from '../filters/index.js';
+import type { CompiledMirror } from '../filters/mirror/index.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
 import type { HostTable } from '../routing/host-table.js';
 import type { CompiledMatchBlock } from '../routing/match-block.js';
@@ -80,6 +82,12 @@ export interface ForwardAction {
   readonly timeoutMs: number;
   readonly retry: CompiledRetryPolicy;
   readonly rewriteUri: string | undefined;
+  /** uriRegexRewrite, compiled: the new path for a path. */
+  readonly rewriteRegex?: ((path: string) => string) | undefined;
+  /** uriRegexRewrite as configured, for explain output. */
+  readonly rewriteRegexSource?: { readonly match: string; readonly rewrite: string } | undefined;
+  /** Clusters that get a copy of (a share of) the requests; undefined = none. */
+  readonly mirrors?: readonly CompiledMirror[] | undefined;
 }
 
 export interface RedirectRouteAction {
@@ -89,6 +97,9 @@ export interface RedirectRouteAction {
   readonly authority: string | undefined;
   readonly scheme: string | undefined;
   readonly port: number | undefined;
+  /** Replaces the matched uri prefix, keeping the rest of the path. */
+  readonly prefixRewrite?: string | undefined;
+  readonly derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT' | undefined;
 }
 
 export interface DirectRouteAction {
@@ -106,6 +117,8 @@ export interface CompiledRoute {
   readonly action: CompiledAction;
   /** Route-level response ops, for replies the proxy makes itself (redirect, direct). */
   readonly response: CompiledHeaderOps;
+  /** Fault injection and CORS, run before the action; undefined (the usual) = none. */
+  readonly filters?: RouteFilters | undefined;
 }
 
 export interface CompiledVirtualHost {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, ResponseFlag } from '@weft/model';
 import { applyHeaderOps } from '../compile/header-ops.js';
+import { corsResponseOps } from '../filters/cors/index.js';
 import { redirectLocation, rewritePath } from '../compile/rewrite.js';
 import type {
   CompiledRoute,
@@ -22,6 +23,7 @@ import { forward, type ForwardContext } from '../upstream/forward.js';
 import { buildRequestHeaders } from '../upstream/headers.js';
 import { INTERNAL_ERROR_CODE, quote, sendLocalReply } from './local-reply.js';
 import { NodeRequestView } from './request-view.js';
+import { runRouteFilters, type FilterState, type Resumed } from './route-filters.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -90,8 +92,14 @@ function handle(
   getTable: () => RouteTable | undefined,
   req: IncomingMessage,
   res: ServerResponse,
+  resumed?: Resumed,
 ): void {
-  const startedAt = requestEndChannel.hasSubscribers ? performance.now() : 0;
+  const startedAt =
+    resumed !== undefined
+      ? resumed.startedAt
+      : requestEndChannel.hasSubscribers
+        ? performance.now()
+        : 0;
   // Grabbed once: the whole request runs on this table even if a new one is swapped in.
   const table = getTable();
   const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
@@ -162,9 +170,26 @@ function handle(
     );
   }
 
+  // Fault injection and CORS (server/route-filters.ts); most routes have none.
+  let filtered: FilterState | undefined;
+  if (route.filters !== undefined) {
+    const held = table;
+    filtered = runRouteFilters(ctx, route, route.filters, view, res, startedAt, resumed, (r) => {
+      // After a fault delay: the same table, so the same route, past the fault stage.
+      try {
+        handle(ctx, gateway, () => held, req, res, r);
+      } catch (err) {
+        internalError(ctx, res, err);
+      }
+    });
+    if (filtered === undefined) return;
+  }
+
   const action = route.action;
-  if (action.type === 'direct') return sendDirect(ctx, res, view, startedAt, route, action);
-  if (action.type === 'redirect') return sendRedirect(ctx, res, view, startedAt, route, action);
+  if (action.type === 'direct')
+    return sendDirect(ctx, res, view, startedAt, route, action, filtered);
+  if (action.type === 'redirect')
+    return sendRedirect(ctx, res, view, startedAt, route, action, block, filtered);
 
   const dest = action.pick(ctx.random);
   const cluster = dest.cluster;
@@ -182,10 +207,12 @@ function handle(
     );
   }
   const path =
-    action.rewriteUri === undefined
-      ? view.pathAndQuery
-      : rewritePath(view.path, route.blocks[block]!.rewritePrefixLength, action.rewriteUri) +
-        (view.query === '' ? '' : `?${view.query}`);
+    action.rewriteRegex !== undefined
+      ? action.rewriteRegex(view.path) + (view.query === '' ? '' : `?${view.query}`)
+      : action.rewriteUri === undefined
+        ? view.pathAndQuery
+        : rewritePath(view.path, route.blocks[block]!.rewritePrefixLength, action.rewriteUri) +
+          (view.query === '' ? '' : `?${view.query}`);
   // Only consistent-hash clusters pay for reading the key.
   const hashed =
     cluster.hashPolicy === undefined
@@ -206,8 +233,13 @@ function handle(
       health: table.health,
       retry: action.retry,
       timeoutMs: action.timeoutMs,
-      responseOps: dest.response,
+      responseOps:
+        filtered?.origin === undefined
+          ? dest.response
+          : corsResponseOps(filtered.cors!, dest.response, filtered.origin),
       label: cluster.service,
+      injectedFlag: filtered?.flag,
+      mirrors: action.mirrors,
       hash: hashed?.hash,
       setCookie: hashed?.setCookie,
     },
@@ -225,15 +257,23 @@ function sendDirect(
   startedAt: number,
   route: CompiledRoute,
   action: DirectRouteAction,
+  filtered: FilterState | undefined,
 ): void {
   const body = action.body;
   const base =
     body.length > 0
       ? ['content-type', 'text/plain', 'content-length', String(body.length)]
       : ['content-length', '0'];
-  res.writeHead(action.status, applyHeaderOps(base, route.response));
+  res.writeHead(action.status, applyHeaderOps(base, localResponseOps(route, filtered)));
   res.end(body);
-  publishLocal(ctx, res, view, startedAt, route.id, undefined);
+  publishLocal(ctx, res, view, startedAt, route.id, filtered?.flag);
+}
+
+/** The route's response ops, with CORS headers when the request's Origin passed. */
+function localResponseOps(route: CompiledRoute, filtered: FilterState | undefined) {
+  return filtered?.origin === undefined
+    ? route.response
+    : corsResponseOps(filtered.cors!, route.response, filtered.origin);
 }
 
 function sendRedirect(
@@ -243,19 +283,27 @@ function sendRedirect(
   startedAt: number,
   route: CompiledRoute,
   action: RedirectRouteAction,
+  block: number,
+  filtered: FilterState | undefined,
 ): void {
   const location = redirectLocation(action, {
     scheme: view.scheme,
     host: view.rawAuthority,
     path: view.path,
     query: view.query,
+    prefixLength: route.blocks[block]?.rewritePrefixLength ?? 1,
+    // Reading the port may ask the socket; only FROM_REQUEST_PORT needs it.
+    port: action.derivePort === 'FROM_REQUEST_PORT' ? view.port : undefined,
   });
   res.writeHead(
     action.code,
-    applyHeaderOps(['location', location, 'content-length', '0'], route.response),
+    applyHeaderOps(
+      ['location', location, 'content-length', '0'],
+      localResponseOps(route, filtered),
+    ),
   );
   res.end();
-  publishLocal(ctx, res, view, startedAt, route.id, undefined);
+  publishLocal(ctx, res, view, startedAt, route.id, filtered?.flag);
 }
 
 function localReply(

@@ -13,6 +13,9 @@ import { ErrorCode, PROXY_ERROR_HEADER, ResponseFlag } from '@weft/model';
 import { isRetriableResponse, retryBackoffMs } from '../compile/retry-policy.js';
 import type { CompiledHeaderOps, CompiledRetryPolicy, RuntimeCluster } from '../compile/types.js';
 import { observeLatency, type EndpointLoad } from '../lb/endpoint-load.js';
+import { joinFlags } from '../filters/index.js';
+import type { CompiledMirror } from '../filters/mirror/index.js';
+import { sendMirrors } from '../filters/mirror/send.js';
 import type { EndpointState } from '../lb/types.js';
 import type { Ejection, HealthTracker } from '../outlier/health-tracker.js';
 import { sendLocalReply, INTERNAL_ERROR_CODE } from '../server/local-reply.js';
@@ -49,6 +52,10 @@ export interface ForwardTarget {
   responseOps: CompiledHeaderOps;
   /** How messages name the destination. */
   label: string;
+  /** A response flag the route's filters set (fault delay: DI), logged before ours. */
+  injectedFlag?: string | undefined;
+  /** Clusters that get a copy of the request (filters/mirror); undefined = none. */
+  mirrors?: readonly CompiledMirror[] | undefined;
   /** Consistent-hash clusters: the request's hash, and a cookie to set if the proxy made one. */
   hash?: number | undefined;
   setCookie?: string | undefined;
@@ -128,19 +135,23 @@ class Exchange {
     (this.res as Tagged<ServerResponse>)[kExchange] = this;
     this.res.on('close', onDownstreamClose);
     const h = this.headers;
+    const mirrors = this.target.mirrors;
     if (!h.hasBody) {
       this.attempt();
+      if (mirrors !== undefined) this.mirror(mirrors, undefined);
     } else if (
-      this.target.retry.retries > 0 &&
+      (this.target.retry.retries > 0 || mirrors !== undefined) &&
       h.contentLength >= 0 &&
       h.contentLength <= this.ctx.maxBufferedBodyBytes
     ) {
+      // Buffered to be replayed on a retry, or copied to the mirrors once it is all in.
       this.chunks = [];
       (this.req as Tagged<IncomingMessage>)[kExchange] = this;
       this.req.on('data', onRequestData);
       this.req.on('end', onRequestEnd);
     } else {
-      // Too big (or of unknown size) to keep a copy: stream it, and give up retries.
+      // Too big (or of unknown size) to keep a copy: stream it, and give up retries. Nor is
+      // it mirrored: a copy without its body would be a different request.
       this.streaming = true;
       this.attempt();
     }
@@ -197,6 +208,24 @@ class Exchange {
     if (this.body !== undefined) up.end(this.body);
     else if (this.streaming) this.req.pipe(up);
     else up.end();
+  }
+
+  /** Sends the copies, after the real request has gone out; never fails this exchange. */
+  mirror(mirrors: readonly CompiledMirror[], body: Buffer | undefined): void {
+    try {
+      sendMirrors(this.ctx, mirrors, {
+        method: this.down.method,
+        path: this.down.path,
+        headers: this.headers.headers,
+        body,
+        timeoutMs: this.target.timeoutMs,
+      });
+    } catch (err) {
+      this.ctx.log?.('error', 'internal error while mirroring a request', {
+        error: err instanceof Error ? err.stack : String(err),
+        route: this.target.routeId,
+      });
+    }
   }
 
   canRetry(): boolean {
@@ -514,7 +543,7 @@ class Exchange {
       cluster: this.target.cluster.name,
       endpoint: this.endpoint?.key,
       status: this.res.statusCode,
-      flag: this.flags,
+      flag: joinFlags(this.target.injectedFlag, this.flags),
       durationMs: this.down.startedAt > 0 ? performance.now() - this.down.startedAt : 0,
       attempts: this.attempts,
       requestId: this.headers.requestId,
@@ -550,6 +579,8 @@ function onRequestEnd(this: IncomingMessage): void {
   ex.chunks = undefined;
   ex.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   attemptSafely(ex);
+  const mirrors = ex.target.mirrors;
+  if (mirrors !== undefined) ex.mirror(mirrors, ex.body);
 }
 
 function onUpstreamSocket(this: ClientRequest, socket: Socket): void {
