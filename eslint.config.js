@@ -20,6 +20,7 @@ const pureFolders = [
   'packages/proxy/src/outlier/**',
   'packages/proxy/src/compile/**',
   'packages/proxy/src/filters/**',
+  'packages/proxy/src/explain/**',
   'packages/control-plane/src/translate/**',
   'packages/model/src/**',
 ];

@@ -14,21 +14,32 @@ export class ApiError extends Error {
 
 export interface Api {
   base: string;
-  request<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** `timeoutMs` (default 30 s) bounds the whole call; long polls pass their own. */
+  request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { timeoutMs?: number },
+  ): Promise<T>;
 }
 
 export function createApi(base: string): Api {
   const root = base.replace(/\/$/, '');
   return {
     base: root,
-    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    async request<T>(
+      method: string,
+      path: string,
+      body?: unknown,
+      opts?: { timeoutMs?: number },
+    ): Promise<T> {
       let res: Response;
       try {
         res = await fetch(`${root}${path}`, {
           method,
           headers: body === undefined ? {} : { 'content-type': 'application/json' },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.timeout(opts?.timeoutMs ?? 30_000),
         });
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;

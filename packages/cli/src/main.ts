@@ -3,7 +3,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError, createApi } from './api-client.js';
 import { applyCommand, deleteCommand, getCommand, GET_TARGETS } from './commands/config.js';
+import { parseHeader } from './commands/explain.js';
 import { parseFormat } from './output.js';
+import { parseDurationMs } from '@weft/model';
 
 const DEFAULT_CONTROL = process.env.WEFT_CONTROL ?? 'http://127.0.0.1:15010';
 
@@ -24,6 +26,18 @@ function positive(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`"${v}" must be a positive number`);
   return n;
+}
+
+function duration(v: string): number {
+  // A bare number is seconds, as `timeout 30` reads.
+  const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : parseDurationMs(v);
+  if (ms === undefined || !(ms > 0)) throw new Error(`"${v}" is not a duration (e.g. 30s, 2m)`);
+  return ms;
+}
+
+function explainFormat(v: string): 'text' | 'json' {
+  if (v === 'text' || v === 'json') return v;
+  throw new Error(`unknown output format "${v}"; use text or json`);
 }
 
 function ready(fields: Record<string, unknown>): void {
@@ -70,7 +84,15 @@ export function buildProgram(): Command {
     .action(async (o: { host: string; port: number; dataDir: string }) => {
       // Loaded on use: `weft get` should not pay for SQLite and the proxy at start-up.
       const { startControlPlane } = await import('@weft/control-plane');
-      const cp = await startControlPlane({ dataDir: o.dataDir, host: o.host, port: o.port });
+      // Admission runs the proxies' own compile step, so accepted config is config every
+      // proxy can apply (the control plane package cannot import the proxy's).
+      const { checkSnapshot } = await import('@weft/proxy');
+      const cp = await startControlPlane({
+        dataDir: o.dataDir,
+        host: o.host,
+        port: o.port,
+        admit: (s) => void checkSnapshot(s),
+      });
       ready({ role: 'control', port: cp.port, url: cp.url });
       process.exitCode = await untilSignal(() => cp.close());
     });
@@ -177,9 +199,56 @@ export function buildProgram(): Command {
     .description('apply Istio YAML (multi-document files or a folder); all or nothing')
     .requiredOption('-f, --filename <path...>', 'file, folder, or - for stdin')
     .option('--dry-run', 'validate on the control plane without storing')
-    .action(async (o: { filename: string[]; dryRun?: boolean }) => {
-      process.exitCode = await applyCommand(api(), o.filename, o);
+    .option('--wait', 'return once every connected proxy runs the applied config')
+    .option('--timeout <duration>', 'how long --wait waits, e.g. 30s, 2m', duration, 30_000)
+    .action(
+      async (o: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: number }) => {
+        process.exitCode = await applyCommand(api(), o.filename, { ...o, timeoutMs: o.timeout });
+      },
+    );
+
+  program
+    .command('analyze')
+    .description(
+      'check YAML offline (no control plane): validation, what proxies would reject, dangling references',
+    )
+    .requiredOption('-f, --filename <path...>', 'file, folder, or - for stdin')
+    .action(async (o: { filename: string[] }) => {
+      const { analyzeCommand } = await import('./commands/analyze.js');
+      process.exitCode = await analyzeCommand(o.filename);
     });
+
+  program
+    .command('explain')
+    .description(
+      'which route, destination, cluster and endpoints a proxy picks for a request, and why earlier routes did not match',
+    )
+    .argument('<method>', 'GET, POST, ...')
+    .argument('<url>', "http://HOST[:PORT]/PATH?QUERY, or /PATH with -H 'Host: NAME'")
+    .option('-H, --header <header>', "request header 'Name: value' (repeatable)", parseHeader, [])
+    .option(
+      '-f, --filename <path...>',
+      'explain offline against these files, not the control plane',
+    )
+    .option('--gateway <name>', 'as the gateway serving this Gateway (default: the gateway view)')
+    .option('--from <service>', 'as the sidecar of SERVICE (outbound view), not the gateway')
+    .option('-o, --output <format>', 'text or json', explainFormat, 'text' as const)
+    .action(
+      async (
+        method: string,
+        url: string,
+        o: {
+          header: string[];
+          filename?: string[];
+          gateway?: string;
+          from?: string;
+          output: 'text' | 'json';
+        },
+      ) => {
+        const { explainCommand } = await import('./commands/explain.js');
+        process.exitCode = await explainCommand(api(), method, url, o);
+      },
+    );
 
   program
     .command('get')

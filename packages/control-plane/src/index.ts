@@ -4,4 +4,8 @@ export { startControlPlane, type ControlPlaneOptions, type RunningControlPlane }
 export { ControlPlane } from './control-plane.js';
 export { translate } from './translate/translate.js';
 export type { TranslateInput } from './translate/input.js';
-export type { ApplyResult, RouteRow } from './api/server.js';
+export type { ApplyResult, ProxyWaitResult, RouteRow } from './api/server.js';
+export { loadSources, type LoadedResource, type SourceInput } from './sources/yaml.js';
+export { prospectiveInput, runAdmission, type Admit } from './admission/admission.js';
+export { referenceWarnings } from './admission/references.js';
+export { analyzeSources, snapshotOfSources, type AnalyzeResult } from './admission/analyze.js';

@@ -8,6 +8,7 @@ import { SnapshotHub } from './distribute/hub.js';
 import { createLogger } from './log.js';
 import { openEmbeddedStore } from './store/embedded.js';
 import type { Store } from './store/types.js';
+import type { Snapshot } from '@weft/model';
 
 export interface ControlPlaneOptions {
   /** Folder for the embedded store's file; created when missing. */
@@ -16,6 +17,12 @@ export interface ControlPlaneOptions {
   port?: number;
   /** Use this store instead of the embedded one (tests, etcd). */
   store?: Store;
+  /**
+   * Admission: throws when some proxy would reject the snapshot an apply produces, and the
+   * apply is refused. The control plane cannot import the proxy's compiler, so the caller
+   * (`weft control`) hands it in.
+   */
+  admit?: (snapshot: Snapshot) => void;
 }
 
 export interface RunningControlPlane {
@@ -38,7 +45,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   await cp.start();
   const snap = cp.snapshot();
   if (snap) hub.publish(snap);
-  const server = createApiServer({ cp, hub, log });
+  const server = createApiServer({ cp, hub, log, admit: opts.admit });
   const host = opts.host ?? '127.0.0.1';
   const port = await listenApi(server, host, opts.port ?? 15010);
   log.info({ host, port, revision: snap?.version }, 'control plane listening');

@@ -10,3 +10,6 @@ export { summarizeRouteTable } from './compile/summarize.js';
 export { subscribeAccessLog } from './telemetry/access-log.js';
 export { CHANNEL_NAMES } from './telemetry/channels.js';
 export type { LogFn } from './telemetry/log.js';
+export { checkSnapshot } from './compile/check.js';
+export { CompileError } from './routing/compile-error.js';
+export * from './explain/index.js';

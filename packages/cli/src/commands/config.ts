@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { formatViolation, type Instance, type ProxyStatus, type Violation } from '@weft/model';
-import type { ApplyResult, RouteRow } from '@weft/control-plane';
+import type { ApplyResult, ProxyWaitResult, RouteRow } from '@weft/control-plane';
 import { ApiError, type Api } from '../api-client.js';
 import { print, table, type OutputFormat } from '../output.js';
 
@@ -42,7 +42,7 @@ function printViolations(vs: Violation[]): void {
 export async function applyCommand(
   api: Api,
   files: string[],
-  opts: { dryRun?: boolean },
+  opts: { dryRun?: boolean; wait?: boolean; timeoutMs?: number },
 ): Promise<number> {
   const inputs = readInputs(files);
   try {
@@ -55,9 +55,13 @@ export async function applyCommand(
       process.stdout.write(
         `${x.kind.toLowerCase()}/${x.name} ${x.action}${r.dryRun ? ' (dry run)' : ''}\n`,
       );
+    if (opts.wait && !r.dryRun) return await waitLive(api, r.revision, opts.timeoutMs ?? 30_000);
     return 0;
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'WEFT_ERR_INVALID_CONFIG') {
+    if (
+      err instanceof ApiError &&
+      (err.code === 'WEFT_ERR_INVALID_CONFIG' || err.code === 'WEFT_ERR_ADMISSION')
+    ) {
       const body = err.body as { error: { errors: Violation[]; warnings: Violation[] } };
       printViolations(body.error.errors);
       printViolations(body.error.warnings);
@@ -69,6 +73,37 @@ export async function applyCommand(
     }
     throw err;
   }
+}
+
+/** `apply --wait`: one long poll until every connected proxy runs `revision` or newer. */
+async function waitLive(api: Api, revision: number, timeoutMs: number): Promise<number> {
+  const w = await api.request<ProxyWaitResult>(
+    'GET',
+    `/v1/proxies/wait?version=${revision}&timeoutMs=${timeoutMs}`,
+    undefined,
+    { timeoutMs: timeoutMs + 10_000 },
+  );
+  const live = w.proxies.filter((p) => p.state === 'live').length;
+  const total = w.proxies.length;
+  if (w.done) {
+    process.stdout.write(`live on ${live} of ${total} proxies (version >= ${revision})\n`);
+    return 0;
+  }
+  for (const p of w.proxies) {
+    if (p.state === 'nacked')
+      process.stderr.write(`${p.id} (${p.role}) rejected version >= ${revision}: ${p.error}\n`);
+    else if (p.state === 'lagging')
+      process.stderr.write(
+        `${p.id} (${p.role}) lags: runs version ${p.ackedVersion ?? 'none'}, not yet ${revision}\n`,
+      );
+  }
+  const nacked = w.proxies.filter((p) => p.state === 'nacked').length;
+  process.stderr.write(
+    `weft: live on ${live} of ${total} proxies${nacked > 0 ? `; ${nacked} rejected the configuration` : ''}${
+      w.timedOut ? `; gave up after ${timeoutMs} ms` : ''
+    }\n`,
+  );
+  return 1;
 }
 
 interface ResourceItem {

@@ -9,7 +9,10 @@ import type { SnapshotHub } from '../distribute/hub.js';
 import { configKey } from '../keys.js';
 import type { Logger } from '../log.js';
 import { Registry, RegistryError } from '../registry/registry.js';
+import { prospectiveInput, runAdmission, type Admit } from '../admission/admission.js';
+import { referenceWarnings } from '../admission/references.js';
 import { loadSources } from '../sources/yaml.js';
+import { translate } from '../translate/translate.js';
 import { StoreError, type TxnOp } from '../store/types.js';
 import { HttpError, readJson, sendError, sendJson } from './http.js';
 import { canonicalKind, KINDS } from './kinds.js';
@@ -21,6 +24,8 @@ export interface ApiOptions {
   cp: ControlPlane;
   hub: SnapshotHub;
   log: Logger;
+  /** Would every proxy accept this snapshot? Throws if not (see admission/admission.ts). */
+  admit?: Admit | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
@@ -38,7 +43,7 @@ export interface ApplyResult {
 }
 
 export function createApiServer(opts: ApiOptions): Server {
-  const { cp, hub, log } = opts;
+  const { cp, hub, log, admit } = opts;
   const registry = new Registry(cp.store);
 
   const routes: [string, RegExp, Handler][] = [
@@ -51,7 +56,13 @@ export function createApiServer(opts: ApiOptions): Server {
     [
       'POST',
       /^\/v1\/apply$/,
-      async (req, res) => sendJson(res, 200, await apply(cp, await readJson(req, MAX_APPLY_BYTES))),
+      async (req, res) =>
+        sendJson(res, 200, await apply(cp, await readJson(req, MAX_APPLY_BYTES), admit)),
+    ],
+    [
+      'GET',
+      /^\/v1\/proxies\/wait$/,
+      async (req, res) => sendJson(res, 200, await waitForProxies(hub, req, res)),
     ],
     [
       'GET',
@@ -238,7 +249,11 @@ function resKey(r: { kind: string; metadata: { namespace: string; name: string }
   return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
 }
 
-async function apply(cp: ControlPlane, body: unknown): Promise<ApplyResult> {
+async function apply(
+  cp: ControlPlane,
+  body: unknown,
+  admit: Admit | undefined,
+): Promise<ApplyResult> {
   const b = body as { files?: unknown; dryRun?: unknown };
   if (!Array.isArray(b?.files) || b.files.length === 0)
     throw new HttpError(
@@ -273,6 +288,17 @@ async function apply(cp: ControlPlane, body: unknown): Promise<ApplyResult> {
       'the files hold no Weft resource; nothing was applied',
       { errors: [], warnings },
     );
+  // What the mesh would run after this apply (translate is pure, so this costs one translate):
+  // admission compiles it as the proxies will, and its references are checked against it.
+  const prospective = prospectiveInput(cp.translateInput(), resources);
+  const snapshot = translate(prospective);
+  const rejected = admit ? runAdmission(admit, snapshot, resources) : undefined;
+  if (rejected)
+    throw new HttpError(400, 'WEFT_ERR_ADMISSION', `${rejected.message}; nothing was applied`, {
+      errors: [rejected],
+      warnings,
+    });
+  warnings.push(...referenceWarnings(resources, prospective, { offline: false }));
 
   const ops: TxnOp[] = [];
   const results: ApplyResult['results'] = [];
@@ -366,4 +392,69 @@ function describeMatch(
   for (const [k, v] of Object.entries(m.headers ?? {}))
     parts.push(`${k} ${'present' in v ? 'present' : sm(v)}`);
   return parts.join(' & ') || '*';
+}
+
+export interface ProxyWaitResult {
+  /** The snapshot version waited for (an apply's revision). */
+  version: number;
+  /** True when every connected proxy ACKed `version` or newer. */
+  done: boolean;
+  timedOut: boolean;
+  proxies: {
+    id: string;
+    role: string;
+    ackedVersion?: number;
+    state: 'live' | 'lagging' | 'nacked';
+    error?: string;
+  }[];
+}
+
+const MAX_WAIT_MS = 10 * 60_000;
+
+/**
+ * `GET /v1/proxies/wait?version=R&timeoutMs=T`: answers once every connected proxy has ACKed a
+ * snapshot version >= R (a snapshot's version is the store revision of its last change, so
+ * that means it runs everything applied at R), once a proxy NACKed such a version (it will not
+ * catch up by itself), or after T ms. Woken by the hub on every ACK, NACK and disconnect.
+ */
+async function waitForProxies(
+  hub: SnapshotHub,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<ProxyWaitResult> {
+  const q = new URL(req.url ?? '/', 'http://x').searchParams;
+  const version = Number(q.get('version'));
+  const timeoutMs = Number(q.get('timeoutMs') ?? 30_000);
+  if (!Number.isInteger(version) || version < 0)
+    throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', 'version must be a non-negative integer');
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0)
+    throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', 'timeoutMs must be a number >= 0');
+  const deadline = Date.now() + Math.min(timeoutMs, MAX_WAIT_MS);
+  let gone = false;
+  res.once('close', () => (gone = true));
+  for (;;) {
+    const proxies = hub.statuses().map((p) => {
+      const live = (p.ackedVersion ?? -1) >= version;
+      const nacked = !live && p.nack !== undefined && p.nack.version >= version;
+      return {
+        id: p.node.id,
+        role: p.node.role,
+        ...(p.ackedVersion !== undefined ? { ackedVersion: p.ackedVersion } : {}),
+        state: live ? ('live' as const) : nacked ? ('nacked' as const) : ('lagging' as const),
+        ...(nacked ? { error: p.nack!.error } : {}),
+      };
+    });
+    const lagging = proxies.some((p) => p.state === 'lagging');
+    const left = deadline - Date.now();
+    if (!lagging || left <= 0 || gone)
+      return {
+        version,
+        done: proxies.every((p) => p.state === 'live'),
+        timedOut: lagging,
+        proxies,
+      };
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([hub.nextAck(), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
 }

@@ -43,7 +43,7 @@ export class SnapshotHub {
       .sort((a, b) => a.node.id.localeCompare(b.node.id));
   }
 
-  /** Resolves on the next ACK or NACK from any proxy (for `apply --wait`). */
+  /** Resolves on the next ACK or NACK from any proxy, or a disconnect (for `apply --wait`). */
   nextAck(): Promise<void> {
     return new Promise((resolve) => this.ackWaiters.add(resolve));
   }
@@ -69,6 +69,8 @@ export class SnapshotHub {
     ws.on('close', () => {
       this.conns.delete(conn);
       if (conn.status) this.log.info({ proxy: conn.status.node.id }, 'proxy disconnected');
+      // A proxy that left is no longer waited for.
+      this.wakeAckWaiters();
     });
     ws.on('error', (err) => this.log.warn({ err: err.message }, 'proxy stream error'));
   }
@@ -108,14 +110,18 @@ export class SnapshotHub {
             'proxy rejected snapshot',
           );
         }
-        const waiters = [...this.ackWaiters];
-        this.ackWaiters.clear();
-        for (const w of waiters) w();
+        this.wakeAckWaiters();
         return;
       }
       default:
         return this.reject(conn, 'unknown message type');
     }
+  }
+
+  private wakeAckWaiters(): void {
+    const waiters = [...this.ackWaiters];
+    this.ackWaiters.clear();
+    for (const w of waiters) w();
   }
 
   private send(conn: Conn): void {

@@ -37,6 +37,8 @@ export interface LoadedResource {
   resource: Resource;
   file: string;
   index: number;
+  /** Where a field of this resource sits in its file (see ParsedDoc.positionOf). */
+  positionOf?: (fieldPath: string) => SourcePosition | undefined;
 }
 
 export interface SourceInput {
@@ -183,7 +185,12 @@ export function loadSources(inputs: readonly SourceInput[]): {
             });
           } else {
             seen.set(key, here);
-            resources.push({ resource: r, file: doc.file, index: doc.index });
+            resources.push({
+              resource: r,
+              file: doc.file,
+              index: doc.index,
+              positionOf: doc.positionOf,
+            });
           }
         }
       }

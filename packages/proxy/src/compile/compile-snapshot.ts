@@ -102,6 +102,7 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     endpointKeys,
     health: opts.health,
     warnings,
+    snapshot,
   };
 }
 

@@ -2,7 +2,7 @@
 // immutable once built (only LB cursors and the shared outlier records change), and the
 // proxy swaps whole tables, so a request that grabbed a table finishes on it.
 
-import type { LbPolicy } from '@weft/model';
+import type { LbPolicy, Snapshot } from '@weft/model';
 import type { CompiledHashPolicy } from '../lb/hash-policy.js';
 import type { AlgorithmName } from '../lb/registry.js';
 import type { EndpointState, LoadBalancer } from '../lb/types.js';
@@ -161,4 +161,9 @@ export interface RouteTable {
   readonly health: HealthTracker;
   /** Things compiled with a caveat (dropped domains, ignored header ops). */
   readonly warnings: readonly string[];
+  /**
+   * The snapshot this table was compiled from. Compiled predicates cannot say why they failed;
+   * explain (`x-weft-explain`) reads the match blocks here. Read-only, never patched.
+   */
+  readonly snapshot?: Snapshot;
 }

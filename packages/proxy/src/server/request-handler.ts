@@ -21,6 +21,7 @@ import type { LogFn } from '../telemetry/log.js';
 import { createAgentPool, type AgentPool } from '../upstream/agent-pool.js';
 import { forward, type ForwardContext } from '../upstream/forward.js';
 import { buildRequestHeaders } from '../upstream/headers.js';
+import { explainLine, isLoopback, setExplainHeader, type ExplainPolicy } from './explain-header.js';
 import { INTERNAL_ERROR_CODE, quote, sendLocalReply } from './local-reply.js';
 import { NodeRequestView } from './request-view.js';
 import { runRouteFilters, type FilterState, type Resumed } from './route-filters.js';
@@ -41,6 +42,8 @@ export interface RequestHandlerOptions {
   log?: LogFn;
   connectTimeoutMs?: number;
   maxBufferedBodyBytes?: number;
+  /** Who may ask for `x-weft-explain`; default: loopback clients only. */
+  explainPolicy?: ExplainPolicy;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -72,10 +75,11 @@ export function createRequestHandler(
   const agents = opts.agents ?? createAgentPool();
   const ctx = createForwardContext(kind, opts, agents);
   const gateway = kind === 'gateway';
+  const explain = opts.explainPolicy ?? isLoopback;
 
   const handler = function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     try {
-      handle(ctx, gateway, getTable, req, res);
+      handle(ctx, gateway, getTable, req, res, explain);
     } catch (err) {
       internalError(ctx, res, err);
     }
@@ -92,6 +96,7 @@ function handle(
   getTable: () => RouteTable | undefined,
   req: IncomingMessage,
   res: ServerResponse,
+  explain: ExplainPolicy,
   resumed?: Resumed,
 ): void {
   const startedAt =
@@ -134,6 +139,7 @@ function handle(
   const hosts = gateway ? (secure ? table.gatewayTls : table.gateway) : table.mesh;
   const vhost = hosts.lookup(view.authority);
   if (vhost === undefined) {
+    setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
     return localReply(
       ctx,
       res,
@@ -157,6 +163,7 @@ function handle(
     }
   }
   if (route === undefined) {
+    setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
     return localReply(
       ctx,
       res,
@@ -177,7 +184,7 @@ function handle(
     filtered = runRouteFilters(ctx, route, route.filters, view, res, startedAt, resumed, (r) => {
       // After a fault delay: the same table, so the same route, past the fault stage.
       try {
-        handle(ctx, gateway, () => held, req, res, r);
+        handle(ctx, gateway, () => held, req, res, explain, r);
       } catch (err) {
         internalError(ctx, res, err);
       }
@@ -186,6 +193,8 @@ function handle(
   }
 
   const action = route.action;
+  if (action.type !== 'route')
+    setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
   if (action.type === 'direct')
     return sendDirect(ctx, res, view, startedAt, route, action, filtered);
   if (action.type === 'redirect')
@@ -194,6 +203,7 @@ function handle(
   const dest = action.pick(ctx.random);
   const cluster = dest.cluster;
   if (cluster === undefined) {
+    setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
     return localReply(
       ctx,
       res,
@@ -242,6 +252,9 @@ function handle(
       mirrors: action.mirrors,
       hash: hashed?.hash,
       setCookie: hashed?.setCookie,
+      explain: headers.explain
+        ? explainForward(explain, req, table, view, gateway, ctx.now(), dest.clusterName)
+        : undefined,
     },
     req,
     res,
@@ -364,4 +377,17 @@ export function internalError(ctx: ForwardContext, res: ServerResponse, err: unk
   } catch {
     res.destroy();
   }
+}
+
+function explainForward(
+  policy: ExplainPolicy,
+  req: IncomingMessage,
+  table: RouteTable,
+  view: NodeRequestView,
+  gateway: boolean,
+  now: number,
+  cluster: string,
+): string | undefined {
+  const line = explainLine(policy, req, table, view, gateway, now, view.rawAuthority);
+  return line === undefined ? undefined : `${line} cluster=${cluster}`;
 }

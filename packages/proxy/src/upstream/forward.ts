@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, PROXY_ERROR_HEADER, ResponseFlag } from '@weft/model';
 import { isRetriableResponse, retryBackoffMs } from '../compile/retry-policy.js';
 import type { CompiledHeaderOps, CompiledRetryPolicy, RuntimeCluster } from '../compile/types.js';
+import { headerSafe } from '../explain/format.js';
 import { observeLatency, type EndpointLoad } from '../lb/endpoint-load.js';
 import { joinFlags } from '../filters/index.js';
 import type { CompiledMirror } from '../filters/mirror/index.js';
@@ -27,7 +28,7 @@ import {
 } from '../telemetry/channels.js';
 import type { LogFn } from '../telemetry/log.js';
 import type { AgentPool } from './agent-pool.js';
-import { buildResponseHeaders, type RequestHeadersResult } from './headers.js';
+import { buildResponseHeaders, EXPLAIN_HEADER, type RequestHeadersResult } from './headers.js';
 
 export interface ForwardContext {
   readonly proxyId: string;
@@ -59,6 +60,8 @@ export interface ForwardTarget {
   /** Consistent-hash clusters: the request's hash, and a cookie to set if the proxy made one. */
   hash?: number | undefined;
   setCookie?: string | undefined;
+  /** Set only when the client asked (`x-weft-explain`): the trace, sent back in a header. */
+  explain?: string | undefined;
 }
 
 export interface DownstreamInfo {
@@ -292,6 +295,7 @@ class Exchange {
     ures.on('close', onUpstreamResponseClose);
     const headers = buildResponseHeaders(ures.rawHeaders, this.target.responseOps, this);
     if (this.target.setCookie !== undefined) headers.push('set-cookie', this.target.setCookie);
+    if (this.target.explain !== undefined) headers.push(EXPLAIN_HEADER, this.explainLine());
     this.res.writeHead(status, headers);
     ures.pipe(this.res);
   }
@@ -462,7 +466,18 @@ class Exchange {
     // client's keep-alive connection can carry its next request.
     if (this.streaming && !this.req.complete) this.req.resume();
     if (this.res.destroyed) return;
+    if (this.target.explain !== undefined && !this.res.headersSent)
+      this.res.setHeader(EXPLAIN_HEADER, this.explainLine());
     sendLocalReply(this.res, this.ctx.proxyId, status, flag, code, message);
+  }
+
+  /** The route's explain line plus what only this exchange knows: the endpoint and tries. */
+  explainLine(): string {
+    const ep = this.endpoint;
+    return headerSafe(
+      `${this.target.explain} endpoint=${ep === undefined ? 'none' : `${ep.id}@${ep.key}`} tries=${this.attempts}`,
+      4096,
+    );
   }
 
   /** An exception in one of our event handlers: answer 500 if we still can, else reset. */

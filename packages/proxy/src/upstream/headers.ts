@@ -15,6 +15,7 @@ const enum Special {
   ForwardedProto,
   RequestId,
   Expect,
+  Explain,
 }
 
 export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -28,6 +29,9 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   'proxy-authorization',
   'proxy-authenticate',
 ]);
+
+/** Request header asking the proxy to explain its routing decision; response header with the answer. */
+export const EXPLAIN_HEADER = 'x-weft-explain';
 
 const REQUEST_SPECIAL = new Map<string, Special>([
   ['connection', Special.Connection],
@@ -46,6 +50,9 @@ const REQUEST_SPECIAL = new Map<string, Special>([
   ['x-request-id', Special.RequestId],
   // Node's server has already answered `Expect: 100-continue` for us.
   ['expect', Special.Expect],
+  // A question for this proxy (docs/using-weft.md); noticed here, in the one pass over the
+  // headers every forwarded request makes anyway, and not passed on.
+  [EXPLAIN_HEADER, Special.Explain],
 ]);
 
 /** What building the upstream request headers found out about the request. */
@@ -56,6 +63,8 @@ export interface RequestHeadersResult {
   /** A body follows (Content-Length > 0 or Transfer-Encoding). */
   hasBody: boolean;
   requestId: string;
+  /** The request carried `x-weft-explain` (any value but `0`). */
+  explain: boolean;
 }
 
 export interface RequestHeadersInput {
@@ -82,6 +91,7 @@ export function buildRequestHeaders(
   let hasProto = false;
   let requestId: string | undefined;
   let connectionTokens: string[] | undefined;
+  let explain = false;
 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -96,6 +106,9 @@ export function buildRequestHeaders(
       case Special.HopByHop:
       case Special.Host:
       case Special.Expect:
+        break;
+      case Special.Explain:
+        explain = value !== '0';
         break;
       case Special.Connection:
         connectionTokens = collectConnectionTokens(value, connectionTokens);
@@ -153,6 +166,7 @@ export function buildRequestHeaders(
     contentLength,
     hasBody: chunked || contentLength > 0,
     requestId,
+    explain,
   };
 }
 
