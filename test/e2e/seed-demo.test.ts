@@ -74,17 +74,55 @@ describe('seed demo, end to end', { timeout: 120_000 }, () => {
   });
 
   it('requests spread over both instances of a service', async () => {
-    const seen = new Map<string, number>();
-    for (let i = 0; i < 40; i++) {
-      const r = await get(demo.gatewayPort, '/stock');
-      assert.equal(r.status, 200, r.body);
-      const inst = String(r.json?.instance);
-      seen.set(inst, (seen.get(inst) ?? 0) + 1);
+    // Weft's default balancer (peak-EWMA) sends one client's sequential requests to the
+    // instance it measures fastest, which need not be even; ROUND_ROBIN is the even split.
+    const revision = await configure(
+      'POST',
+      '/v1/apply',
+      JSON.stringify({
+        files: [
+          {
+            path: 'stock-dr.yaml',
+            content:
+              'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: stock}\n' +
+              'spec: {host: stock, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n',
+          },
+        ],
+      }),
+    );
+    try {
+      const seen = new Map<string, number>();
+      for (let i = 0; i < 40; i++) {
+        const r = await get(demo.gatewayPort, '/stock');
+        assert.equal(r.status, 200, r.body);
+        const inst = String(r.json?.instance);
+        seen.set(inst, (seen.get(inst) ?? 0) + 1);
+      }
+      assert.deepEqual([...seen.keys()].sort(), ['stock-1', 'stock-2']);
+      for (const n of seen.values())
+        assert.ok(n >= 15, `uneven split ${JSON.stringify([...seen])}`);
+    } finally {
+      assert.ok(revision > 0);
+      await configure('DELETE', '/v1/resources/DestinationRule/default/stock');
     }
-    assert.deepEqual([...seen.keys()].sort(), ['stock-1', 'stock-2']);
-    // Round robin: an even split, give or take the requests other tests sent.
-    for (const n of seen.values()) assert.ok(n >= 15, `uneven split ${JSON.stringify([...seen])}`);
   });
+
+  /** Calls the control plane API and waits until every proxy runs the change. */
+  async function configure(method: string, path: string, body?: string): Promise<number> {
+    const res = await fetch(`${demo.controlUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body !== undefined ? { body } : {}),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    const { revision } = JSON.parse(text) as { revision: number };
+    const wait = await fetch(
+      `${demo.controlUrl}/v1/proxies/wait?version=${revision}&timeoutMs=10000`,
+    );
+    assert.equal(wait.status, 200, await wait.text());
+    return revision;
+  }
 
   it('a request for an unknown host gets a 404 that says the gateway made it', async () => {
     const r = await get(demo.gatewayPort, '/user', 'nobody.example');

@@ -103,8 +103,24 @@ export interface VirtualServiceIn {
   spec: { hosts?: string[]; gateways?: string[]; http?: HttpRouteIn[] };
 }
 
+export interface LoadBalancerIn {
+  simple?: string;
+  consistentHash?: {
+    httpHeaderName?: string;
+    httpCookie?: { name: string; path?: string; ttl?: string };
+    useSourceIp?: boolean;
+    httpQueryParameterName?: string;
+    /** uint64 fields: protobuf JSON may quote them. */
+    ringHash?: { minimumRingSize?: number | string };
+    maglev?: { tableSize?: number | string };
+    minimumRingSize?: number | string;
+  };
+  warmupDurationSecs?: string;
+  warmup?: { duration: string };
+}
+
 export interface TrafficPolicyIn {
-  loadBalancer?: { simple?: string };
+  loadBalancer?: LoadBalancerIn;
 }
 
 export interface DestinationRuleIn {

@@ -9,6 +9,7 @@ import {
   serviceOf,
   toFqdn,
   type Cluster,
+  type ConsistentHash,
   type CorsConfig,
   type Endpoint,
   type FaultPolicy,
@@ -32,6 +33,7 @@ import type {
   HeadersIn,
   HttpMatchIn,
   HttpRouteIn,
+  LoadBalancerIn,
   PercentIn,
   StringMatchIn,
   TrafficPolicyIn,
@@ -438,13 +440,61 @@ function indexDestinationRules(drs: DestinationRuleIn[]): Map<string, Destinatio
   return out;
 }
 
-function lbOf(...policies: (TrafficPolicyIn | undefined)[]): LbPolicy {
-  for (const p of policies) {
-    const simple = p?.loadBalancer?.simple;
-    if (simple === 'LEAST_CONN') return 'LEAST_REQUEST';
-    if (simple && LB_POLICIES.has(simple)) return simple as LbPolicy;
+type ClusterLb = Pick<Cluster, 'lb' | 'hash' | 'warmupMs'>;
+
+/** The balancers the proxy applies slow start to. */
+const WARMUP_POLICIES: ReadonlySet<LbPolicy> = new Set([
+  'ROUND_ROBIN',
+  'LEAST_REQUEST',
+  'PEAK_EWMA',
+]);
+
+/**
+ * A cluster's balancing from the DestinationRule: the subset's `loadBalancer`, if it has one,
+ * replaces the top-level one whole (Istio merges traffic policies per component).
+ */
+function lbOf(...policies: (TrafficPolicyIn | undefined)[]): ClusterLb {
+  const lb = policies.find((p) => p?.loadBalancer !== undefined)?.loadBalancer;
+  const out: ClusterLb = { lb: simpleOf(lb?.simple) };
+  const hash = hashOf(lb?.consistentHash);
+  if (hash !== undefined) out.hash = hash;
+  // Slow start only where the proxy applies it (validation warned about the rest).
+  const warmup = lb?.warmup?.duration ?? lb?.warmupDurationSecs;
+  const warmupMs = warmup === undefined ? undefined : parseDurationMs(warmup);
+  if (warmupMs && hash === undefined && WARMUP_POLICIES.has(out.lb)) out.warmupMs = warmupMs;
+  return out;
+}
+
+/**
+ * Weft's default is PEAK_EWMA whenever the user did not choose (no DestinationRule, no
+ * `simple`, or UNSPECIFIED), where Istio uses LEAST_REQUEST: docs/architecture.md says why.
+ */
+function simpleOf(simple: string | undefined): LbPolicy {
+  if (simple === 'LEAST_CONN') return 'LEAST_REQUEST';
+  if (simple && LB_POLICIES.has(simple)) return simple as LbPolicy;
+  return 'PEAK_EWMA';
+}
+
+function hashOf(ch: LoadBalancerIn['consistentHash']): ConsistentHash | undefined {
+  if (ch === undefined) return undefined;
+  let key: ConsistentHash['key'];
+  if (ch.httpHeaderName) key = { header: ch.httpHeaderName.toLowerCase() };
+  else if (ch.httpQueryParameterName) key = { queryParameter: ch.httpQueryParameterName };
+  else if (ch.useSourceIp === true) key = { sourceIp: true };
+  else if (ch.httpCookie) {
+    const { name, path, ttl } = ch.httpCookie;
+    const ttlMs = ttl === undefined ? undefined : parseDurationMs(ttl);
+    key = {
+      cookie: { name, ...(path ? { path } : {}), ...(ttlMs !== undefined ? { ttlMs } : {}) },
+    };
+  } else return undefined;
+  // uint64 0 is protobuf's unset: the proxy's defaults (ring 1024, table 65537) apply.
+  if (ch.maglev !== undefined) {
+    const tableSize = Number(ch.maglev.tableSize ?? 0);
+    return { key, algorithm: 'MAGLEV', ...(tableSize > 0 ? { tableSize } : {}) };
   }
-  return 'ROUND_ROBIN';
+  const minRingSize = Number(ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 0);
+  return { key, algorithm: 'RING_HASH', ...(minRingSize > 0 ? { minRingSize } : {}) };
 }
 
 function serviceFqdns(instances: Instance[]): string[] {
@@ -481,7 +531,7 @@ function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn
     out.push({
       name: clusterName(fqdn),
       service: fqdn,
-      lb: lbOf(dr?.spec.trafficPolicy),
+      ...lbOf(dr?.spec.trafficPolicy),
       endpoints: list.map(toEndpoint),
     });
     for (const subset of dr?.spec.subsets ?? []) {
@@ -490,7 +540,7 @@ function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn
         name: clusterName(fqdn, subset.name),
         service: fqdn,
         subset: subset.name,
-        lb: lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
+        ...lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
         endpoints: list
           .filter((i) => Object.entries(labels).every(([k, v]) => i.labels[k] === v))
           .map(toEndpoint),

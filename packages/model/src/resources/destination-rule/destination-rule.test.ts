@@ -93,7 +93,11 @@ describe('DestinationRule', () => {
         {
           name: 'v1',
           trafficPolicy: {
-            loadBalancer: { consistentHash: { httpCookie: { name: 'u', ttl: '0s' } } },
+            loadBalancer: {
+              consistentHash: {
+                httpCookie: { name: 'u', ttl: '0s', attributes: [{ name: 'SameSite' }] },
+              },
+            },
           },
         },
       ],
@@ -103,12 +107,11 @@ describe('DestinationRule', () => {
       'spec.exportTo: not supported by Weft yet; ignored',
       'spec.workloadSelector: not supported by Weft yet; ignored',
       'spec.trafficPolicy.loadBalancer.localityLbSetting: not supported by Weft yet; ignored',
-      'spec.trafficPolicy.loadBalancer.warmupDurationSecs: not supported by Weft yet; ignored',
       'spec.trafficPolicy.connectionPool: not supported by Weft yet; ignored',
       'spec.trafficPolicy.outlierDetection: not supported by Weft yet; ignored',
       'spec.trafficPolicy.tls: not supported by Weft yet; ignored',
       'spec.trafficPolicy.portLevelSettings: not supported by Weft yet; ignored',
-      'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash: not supported by Weft yet; ignored',
+      'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes: not supported by Weft yet; ignored',
     ]);
   });
 
@@ -136,6 +139,60 @@ describe('DestinationRule', () => {
         'spec.trafficPolicy.portLevelSettings[0].port: required',
       ],
     );
+  });
+
+  it('accepts every load-balancer setting Weft implements without a word', () => {
+    const lbs = [
+      { simple: 'LEAST_REQUEST', warmupDurationSecs: '30s' },
+      { warmup: { duration: '1m' } },
+      { consistentHash: { httpHeaderName: 'x-user', ringHash: { minimumRingSize: 2048 } } },
+      { consistentHash: { httpCookie: { name: 'u', path: '/', ttl: '1h' } } },
+      { consistentHash: { useSourceIp: true, maglev: { tableSize: 65537 } } },
+      { consistentHash: { httpQueryParameterName: 'q', minimumRingSize: 512 } },
+    ];
+    for (const loadBalancer of lbs) {
+      const spec = {
+        host: 'r',
+        trafficPolicy: { loadBalancer },
+        subsets: [{ name: 'v1', trafficPolicy: { loadBalancer } }],
+      };
+      assert.deepEqual(check(spec).violations, [], JSON.stringify(loadBalancer));
+    }
+  });
+
+  it('warns where Weft differs: PASSTHROUGH, and slow start with RANDOM or hashing', () => {
+    assert.deepEqual(
+      warnings({
+        host: 'r',
+        trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' } },
+        subsets: [
+          {
+            name: 'v1',
+            trafficPolicy: {
+              loadBalancer: { consistentHash: { useSourceIp: true }, warmupDurationSecs: '5s' },
+            },
+          },
+        ],
+      }),
+      [
+        'spec.trafficPolicy.loadBalancer.simple: Weft has no original-destination forwarding: PASSTHROUGH balances round robin over the service endpoints',
+        'spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs: slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer only; ignored',
+      ],
+    );
+  });
+
+  it('rejects hash table sizes the proxy cannot build', () => {
+    const lb = (consistentHash: object) => ({
+      host: 'r',
+      trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ...consistentHash } } },
+    });
+    assert.deepEqual(errors(lb({ maglev: { tableSize: 65536 } })), [
+      'spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: must be a prime number up to 5000011',
+    ]);
+    assert.deepEqual(errors(lb({ ringHash: { minimumRingSize: '9000000' } })), [
+      "spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize: must be at most 8388608 (Envoy's maximum ring size)",
+    ]);
+    assert.deepEqual(errors(lb({ maglev: { tableSize: 0 } })), [], '0 means the default');
   });
 
   it('accepts quoted 64-bit integers as protobuf JSON does', () => {

@@ -6,14 +6,29 @@ import { validateDestinationRule } from './validate.js';
 export * from './schema.js';
 export { validateDestinationRule } from './validate.js';
 
+const LOAD_BALANCER_FIELDS = [
+  'simple',
+  'consistentHash.httpHeaderName',
+  'consistentHash.httpCookie.name',
+  'consistentHash.httpCookie.path',
+  'consistentHash.httpCookie.ttl',
+  'consistentHash.useSourceIp',
+  'consistentHash.httpQueryParameterName',
+  'consistentHash.ringHash.minimumRingSize',
+  'consistentHash.maglev.tableSize',
+  'consistentHash.minimumRingSize',
+  'warmupDurationSecs',
+  'warmup.duration',
+] as const;
+
 /** What Weft implements of a DestinationRule; every other field present gets a warning. */
 export const DESTINATION_RULE_SUPPORTED_FIELDS = [
   'spec.host',
-  'spec.trafficPolicy.loadBalancer.simple',
+  ...LOAD_BALANCER_FIELDS.map((f) => `spec.trafficPolicy.loadBalancer.${f}`),
   'spec.subsets[].name',
   'spec.subsets[].labels',
-  'spec.subsets[].trafficPolicy.loadBalancer.simple',
-] as const;
+  ...LOAD_BALANCER_FIELDS.map((f) => `spec.subsets[].trafficPolicy.loadBalancer.${f}`),
+];
 
 export const destinationRuleKind: ResourceKind<DestinationRuleSpec> = {
   kind: 'DestinationRule',

@@ -57,6 +57,17 @@ function validateTrafficPolicy(tp: TrafficPolicy, path: FieldPath, report: Repor
   };
 }
 
+/** Envoy's default maximum_ring_size. */
+const MAX_RING_SIZE = 8_388_608;
+/** Istio's limit for maglev.tableSize. */
+const MAX_MAGLEV_TABLE_SIZE = 5_000_011;
+
+function isMaglevTableSize(n: number): boolean {
+  if (!Number.isInteger(n) || n < 2 || n > MAX_MAGLEV_TABLE_SIZE) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
 function validateLoadBalancer(
   lb: LoadBalancerSettings,
   path: FieldPath,
@@ -82,6 +93,38 @@ function validateLoadBalancer(
     }
     if (ch.ringHash && ch.maglev)
       report.error([...p, 'maglev'], 'cannot be combined with ringHash');
+    for (const [at, size] of [
+      [[...p, 'ringHash', 'minimumRingSize'], ch.ringHash?.minimumRingSize],
+      [[...p, 'minimumRingSize'], ch.minimumRingSize],
+    ] as const) {
+      if (size !== undefined && Number(size) > MAX_RING_SIZE)
+        report.error([...at], `must be at most ${MAX_RING_SIZE} (Envoy's maximum ring size)`);
+    }
+    const tableSize = ch.maglev?.tableSize;
+    // 0 is protobuf's unset: the default size.
+    if (
+      tableSize !== undefined &&
+      Number(tableSize) !== 0 &&
+      !isMaglevTableSize(Number(tableSize))
+    ) {
+      report.error(
+        [...p, 'maglev', 'tableSize'],
+        `must be a prime number up to ${MAX_MAGLEV_TABLE_SIZE}`,
+      );
+    }
+  }
+  if (lb.simple === 'PASSTHROUGH') {
+    report.warning(
+      [...path, 'simple'],
+      'Weft has no original-destination forwarding: PASSTHROUGH balances round robin over the service endpoints',
+    );
+  }
+  const warmup = lb.warmup?.duration ?? lb.warmupDurationSecs;
+  if (warmup !== undefined && (lb.simple === 'RANDOM' || lb.simple === 'PASSTHROUGH' || ch)) {
+    report.warning(
+      [...path, lb.warmup ? 'warmup' : 'warmupDurationSecs'],
+      'slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer only; ignored',
+    );
   }
   if (lb.simple === 'LEAST_CONN') {
     report.warning(
