@@ -64,6 +64,24 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
   });
 }
 
+const STORE_HELP =
+  'etcd://host:port[,host:port...] for etcd, file://<path> for a store file (default: <data-dir>/weft.db)';
+
+interface ControlFlags {
+  host: string;
+  port: number;
+  dataDir: string;
+  store?: string;
+  etcdPrefix: string;
+}
+
+interface DemoFlags {
+  port: number;
+  dataDir?: string;
+  store?: string;
+  etcdPrefix: string;
+}
+
 export function buildProgram(): Command {
   const program = new Command('weft')
     .description('Weft service mesh: control plane, proxies and CLI')
@@ -81,7 +99,9 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 15010)
     .option('--data-dir <dir>', 'folder for the embedded store', '.weft')
-    .action(async (o: { host: string; port: number; dataDir: string }) => {
+    .option('--store <url>', STORE_HELP)
+    .option('--etcd-prefix <prefix>', "where Weft's keys live in etcd", '/weft/')
+    .action(async (o: ControlFlags) => {
       // Loaded on use: `weft get` should not pay for SQLite and the proxy at start-up.
       const { startControlPlane } = await import('@weft/control-plane');
       // Admission runs the proxies' own compile step, so accepted config is config every
@@ -91,6 +111,8 @@ export function buildProgram(): Command {
         dataDir: o.dataDir,
         host: o.host,
         port: o.port,
+        storeUrl: o.store,
+        etcdPrefix: o.etcdPrefix,
         admit: (s) => void checkSnapshot(s),
       });
       ready({ role: 'control', port: cp.port, url: cp.url });
@@ -290,13 +312,16 @@ export function buildProgram(): Command {
     .description("run the seed's mesh: control plane, gateway, user/order/stock with sidecars")
     .option('--port <port>', 'gateway port', port, 8080)
     .option('--data-dir <dir>', 'folder for the store and logs (default: a new temporary folder)')
-    .action(async (o: { port: number; dataDir?: string }) => {
+    .option('--store <url>', STORE_HELP)
+    .option('--etcd-prefix <prefix>', "where Weft's keys live in etcd", '/weft/')
+    .action(async (o: DemoFlags) => {
       const say = (l: string) => process.stdout.write(`${l}\n`);
       say('Starting the Weft demo mesh…');
       const { startDemo } = await import('./demo/demo.js');
       const demo = await startDemo({
         port: o.port,
         ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+        ...(o.store ? { store: o.store, etcdPrefix: o.etcdPrefix } : {}),
         say,
       });
       const g = `http://127.0.0.1:${demo.gatewayPort}`;

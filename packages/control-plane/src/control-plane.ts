@@ -62,8 +62,18 @@ export class ControlPlane {
         // A watch that fell behind compaction (or lost etcd) starts over from a fresh list.
         this.log.warn({ err: err.message }, 'store watch failed; re-listing');
         this.watch?.cancel();
-        if (!this.closed) void this.start();
+        this.relist(0);
       },
+    });
+  }
+
+  /** Lists and watches again; while the store does not answer, keeps trying with backoff. */
+  private relist(attempt: number): void {
+    if (this.closed) return;
+    this.start().catch((err: Error) => {
+      const retryInMs = Math.min(250 * 2 ** attempt, 10_000);
+      this.log.error({ err: err.message, attempt, retryInMs }, 'cannot re-list the store');
+      setTimeout(() => this.relist(attempt + 1), retryInMs);
     });
   }
 

@@ -1,5 +1,6 @@
 export * from './store/types.js';
 export { openEmbeddedStore } from './store/embedded.js';
+export { openEtcdStore, type EtcdStoreOptions } from './store/etcd.js';
 export { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from './start.js';
 export { ControlPlane } from './control-plane.js';
 export { translate } from './translate/translate.js';

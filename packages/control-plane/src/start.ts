@@ -1,22 +1,27 @@
 // `weft control`: open the store, follow it, serve the API and the snapshot stream.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { createApiServer, listenApi } from './api/server.js';
 import { ControlPlane } from './control-plane.js';
 import { SnapshotHub } from './distribute/hub.js';
 import { createLogger } from './log.js';
-import { openEmbeddedStore } from './store/embedded.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import type { Snapshot } from '@weft/model';
 
 export interface ControlPlaneOptions {
-  /** Folder for the embedded store's file; created when missing. */
+  /** Folder for the embedded store's file (when storeUrl names none); created when missing. */
   dataDir: string;
   host?: string;
   port?: number;
   /** Use this store instead of the embedded one (tests, etcd). */
   store?: Store;
+  /**
+   * Where the store is: `etcd://host:port[,host:port...]`, `file://<path>` (embedded), or none
+   * for <dataDir>/weft.db. An etcd that does not answer yet is retried with backoff.
+   */
+  storeUrl?: string;
+  /** etcd only: where Weft's keys live in etcd (default '/weft/'). */
+  etcdPrefix?: string;
   /**
    * Admission: throws when some proxy would reject the snapshot an apply produces, and the
    * apply is refused. The control plane cannot import the proxy's compiler, so the caller
@@ -36,8 +41,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const log = createLogger('weft-control');
   let store = opts.store;
   if (!store) {
-    mkdirSync(opts.dataDir, { recursive: true });
-    store = await openEmbeddedStore({ path: join(opts.dataDir, 'weft.db') });
+    store = await openStore({
+      url: opts.storeUrl,
+      dataDir: opts.dataDir,
+      etcdPrefix: opts.etcdPrefix,
+      log,
+    });
   }
   const cp = new ControlPlane(store, log);
   const hub = new SnapshotHub(log);

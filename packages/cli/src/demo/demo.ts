@@ -23,6 +23,10 @@ export interface DemoOptions {
   port: number;
   host?: string;
   dataDir?: string;
+  /** The control plane's store URL (`weft control --store`); default: embedded in dataDir. */
+  store?: string;
+  /** With an etcd store: where Weft's keys live in etcd. */
+  etcdPrefix?: string;
   instancesPerService?: number;
   say?: (line: string) => void;
 }
@@ -88,6 +92,8 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       '0',
       '--data-dir',
       join(dataDir, 'store'),
+      ...(opts.store ? ['--store', opts.store] : []),
+      ...(opts.etcdPrefix ? ['--etcd-prefix', opts.etcdPrefix] : []),
     ]);
     children.push({ child: control, role: 'control' });
     const controlUrl = `http://${host}:${String(control.ready.port)}`;

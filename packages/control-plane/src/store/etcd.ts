@@ -184,17 +184,21 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
 
   /**
    * Runs one etcd call, retrying transient failures (a member down, a leader election) on
-   * another member with backoff until `dialTimeoutMs` is spent. A write that is not safe to
-   * repeat (`retry: 'unsent'`) is retried only when the failure proves etcd never received it.
+   * another member with backoff until `dialTimeoutMs` is spent. Reads and writes that are safe
+   * to repeat are retried on any transient failure; a guarded txn only when the failure proves
+   * etcd never received it (a repeat could fail its own guard and report a false conflict).
    */
   async function call<T>(
     what: string,
-    retry: 'always' | 'unsent',
+    kind: 'read' | 'write' | 'guarded',
     fn: (o: CallOpts, attempt: number) => Promise<T>,
   ): Promise<T> {
     assertOpen();
     const deadline = Date.now() + dialTimeoutMs;
     await watchesReady(deadline);
+    // Whether some failed attempt may have reached etcd: a write that then fails is reported as
+    // "may have been applied", so nobody takes it for a write that surely did not happen.
+    let ambiguous = false;
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn(
@@ -206,9 +210,10 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
         if (err instanceof StoreError) throw err;
         if (err instanceof EtcdLeaseInvalidError) throw leaseNotFound(what);
         if (!isTransient(err)) throw err;
+        if (kind !== 'read' && !surelyUnsent(err)) ambiguous = true;
         const wait = Math.min(50 * 2 ** (attempt - 1), 1_000);
-        if (retry === 'unsent' && !surelyUnsent(err)) throw unavailable(what, err, true);
-        if (Date.now() + wait >= deadline) throw unavailable(what, err, false);
+        if (kind === 'guarded' && ambiguous) throw unavailable(what, err, true);
+        if (Date.now() + wait >= deadline) throw unavailable(what, err, ambiguous);
         await sleep(wait);
       }
     }
@@ -219,15 +224,15 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
     const err = new StoreError(
       'WEFT_ERR_STORE_UNAVAILABLE',
       ambiguous
-        ? `${what}: etcd at ${where} failed mid-request (${msg}); it may or may not have been applied`
+        ? `${what}: etcd at ${where} failed mid-request; it may or may not have been applied (${msg})`
         : `${what}: etcd at ${where} is unreachable or has no leader (${msg})`,
     );
     err.cause = cause;
     return err;
   }
 
-  async function currentRevision(): Promise<number> {
-    return call('revision', 'always', async (o) =>
+  async function currentRevision(what = 'revision'): Promise<number> {
+    return call(what, 'read', async (o) =>
       seen((await client.kv.range({ key: prefixBytes, limit: 1, keys_only: true }, o)).header),
     );
   }
@@ -512,11 +517,11 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
   // --- the Store ---
 
   const store: Store = {
-    revision: currentRevision,
+    revision: () => currentRevision(),
 
     async get(key) {
       const k = toEtcdKey(key);
-      const res = await call(`get ${key}`, 'always', (o) => client.kv.range({ key: k }, o));
+      const res = await call(`get ${key}`, 'read', (o) => client.kv.range({ key: k }, o));
       seen(res.header);
       const kv = res.kvs[0];
       return kv && toKv(kv);
@@ -525,7 +530,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
     async range(p) {
       const r = rangeOf(p);
       if (!r) return { kvs: [], revision: await currentRevision() };
-      return call(`range ${p}`, 'always', async (o) => {
+      return call(`range ${p}`, 'read', async (o) => {
         // Pages read at the first page's revision, so the whole list is one consistent cut.
         const kvs: KeyValue[] = [];
         let revision = 0;
@@ -549,7 +554,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
       const k = toEtcdKey(key);
       const lease = putOpts?.lease ?? 0;
       // Safe to repeat: a second identical put only bumps the revision again.
-      const res = await call(`put ${key}`, 'always', (o) =>
+      const res = await call(`put ${key}`, 'write', (o) =>
         client.kv.put({ key: k, value: Buffer.from(value), lease: String(lease) }, o),
       );
       return { revision: seen(res.header) };
@@ -557,9 +562,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
 
     async delete(key) {
       const k = toEtcdKey(key);
-      const res = await call(`delete ${key}`, 'always', (o) =>
-        client.kv.deleteRange({ key: k }, o),
-      );
+      const res = await call(`delete ${key}`, 'write', (o) => client.kv.deleteRange({ key: k }, o));
       return { revision: seen(res.header), deleted: Number(res.deleted) };
     },
 
@@ -592,7 +595,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
       const failure: IRequestOp[] = compare.map((c) => ({
         request_range: { key: toEtcdKey(c.key), keys_only: true },
       }));
-      const res = await call('txn', guards.length > 0 ? 'unsent' : 'always', (o) =>
+      const res = await call('txn', guards.length > 0 ? 'guarded' : 'write', (o) =>
         client.kv.txn({ compare: guards, success, failure }, o),
       );
       const revision = seen(res.header);
@@ -633,7 +636,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
       for (let tries = 0; ; tries++) {
         const id = randomLeaseId();
         try {
-          const res = await call('grant lease', 'always', async (o, attempt) => {
+          const res = await call('grant lease', 'write', async (o, attempt) => {
             try {
               return await client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: id }, o);
             } catch (err) {
@@ -651,7 +654,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
     },
 
     async keepAlive(leaseId) {
-      const ttl = await call(`keep lease ${leaseId} alive`, 'always', (o) =>
+      const ttl = await call(`keep lease ${leaseId} alive`, 'read', (o) =>
         keepAliveOnce(String(leaseId), o),
       );
       // etcd answers TTL 0 for a lease it does not have (never granted, revoked or expired).
@@ -660,7 +663,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
     },
 
     async revokeLease(leaseId) {
-      await call(`revoke lease ${leaseId}`, 'always', async (o, attempt) => {
+      await call(`revoke lease ${leaseId}`, 'write', async (o, attempt) => {
         try {
           await client.leaseClient.leaseRevoke({ ID: String(leaseId) }, o);
         } catch (err) {
@@ -685,15 +688,10 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
   };
 
   try {
-    await currentRevision();
+    await currentRevision('cannot open the store');
   } catch (err) {
     client.close();
-    throw err instanceof StoreError && err.code === 'WEFT_ERR_STORE_UNAVAILABLE'
-      ? Object.assign(
-          new StoreError('WEFT_ERR_STORE_UNAVAILABLE', `cannot open the store: ${err.message}`),
-          { cause: err },
-        )
-      : err;
+    throw err;
   }
   return store;
 }

@@ -6,3 +6,5 @@ export { openEmbeddedStore } from './embedded.js';
 export type { EmbeddedStoreOptions } from './embedded.js';
 export { openEtcdStore } from './etcd.js';
 export type { EtcdStoreOptions } from './etcd.js';
+export { openStore, parseStoreUrl } from './open.js';
+export type { OpenStoreOptions, StoreLocation } from './open.js';
