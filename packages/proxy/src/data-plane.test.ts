@@ -78,8 +78,10 @@ describe('data plane', () => {
     const gw = await startProxy('gateway', good);
     try {
       up.set({ delayMs: 150 });
+      const arrived = up.nextRequest();
       const pending = send(gw.port, undefined, { host: 'app', path: '/slow' });
-      await new Promise((r) => setTimeout(r, 30));
+      // Swap only once the request is in flight upstream, however slow the machine is.
+      await arrived;
       gw.dp.apply({ ...good, version: 6, mesh: { virtualHosts: [] }, gateways: [] });
       const r = await pending;
       assert.equal(r.status, 200);

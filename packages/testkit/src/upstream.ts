@@ -39,6 +39,8 @@ export interface FakeUpstream {
   readonly connections: number;
   /** Every request received, oldest first. */
   readonly received: readonly FakeUpstreamReply[];
+  /** Resolves when the next request reaches this upstream (to act while it is in flight). */
+  nextRequest(): Promise<void>;
   set(behavior: FakeUpstreamBehavior): void;
   reset(): void;
   close(): Promise<void>;
@@ -54,9 +56,13 @@ export async function startFakeUpstream(
   const received: FakeUpstreamReply[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  let waiters: (() => void)[] = [];
 
   const server: Server = createServer((req, res) => {
     requests++;
+    const woken = waiters;
+    waiters = [];
+    for (const w of woken) w();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -118,6 +124,9 @@ export async function startFakeUpstream(
     address: '127.0.0.1',
     port,
     url: `http://127.0.0.1:${port}`,
+    nextRequest() {
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
     get requests() {
       return requests;
     },
