@@ -5,16 +5,33 @@ import {
   createEndpointLoadTracker,
   DEFAULT_RTT_MS,
   FAILURE_PENALTY_MS,
+  LEARNING_SAMPLES,
   latencyEstimate,
   observeLatency,
 } from './endpoint-load.js';
 import { makeEndpoints } from './conformance.js';
 import { warmupFactor } from './warmup.js';
 
+/** A record past its first answers, estimating `ms` at time 0. */
+function learned(ms: number) {
+  const l = createEndpointLoad('a:1', 0);
+  for (let i = 0; i < LEARNING_SAMPLES; i++) observeLatency(l, ms, 0, false);
+  return l;
+}
+
 describe('endpoint load', () => {
-  it('starts at the default RTT, jumps up to a peak and decays towards what it observes', () => {
+  it('starts at the default RTT and learns from the first answers by count', () => {
     const l = createEndpointLoad('a:1', 0);
     assert.equal(l.latencyMs, DEFAULT_RTT_MS);
+    observeLatency(l, 40, 1, false);
+    assert.equal(l.latencyMs, 40, 'the first answer replaces the prior');
+    for (let i = 0; i < LEARNING_SAMPLES - 1; i++) observeLatency(l, 2, 2, false);
+    // A cold first answer is halved away by each of the next ones.
+    assert.ok(l.latencyMs < 2.5, String(l.latencyMs));
+  });
+
+  it('then jumps up to a peak and decays towards what it observes', () => {
+    const l = learned(10);
     observeLatency(l, 100, 1, false);
     assert.equal(l.latencyMs, 100, 'a slower response replaces the estimate at once');
     // 10 s later (one time constant) a 10 ms response pulls it 63% of the way down.
@@ -27,13 +44,13 @@ describe('endpoint load', () => {
   });
 
   it('counts a failure as at least the penalty latency', () => {
-    const l = createEndpointLoad('a:1', 0);
+    const l = learned(1);
     observeLatency(l, 1, 5, true);
     assert.equal(l.latencyMs, FAILURE_PENALTY_MS);
   });
 
   it('lets an estimate left alone decay towards zero, so the endpoint is tried again', () => {
-    const l = createEndpointLoad('a:1', 0);
+    const l = learned(1);
     observeLatency(l, 100, 0, false);
     assert.equal(latencyEstimate(l, 0), 100);
     assert.ok(Math.abs(latencyEstimate(l, 10_000) - 100 / Math.E) < 1e-9);

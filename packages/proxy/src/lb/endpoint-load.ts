@@ -16,6 +16,8 @@ export interface EndpointLoad {
   latencyMs: number;
   /** When latencyMs was last updated (ms, the caller's clock). */
   latencyAt: number;
+  /** Latencies observed so far, counted up to LEARNING_SAMPLES. */
+  samples: number;
   /** When this proxy first saw the endpoint: where slow start is measured from. */
   readonly firstSeenAt: number;
 }
@@ -32,19 +34,36 @@ export const DECAY_MS = 10_000;
  * without a penalty the fastest endpoint would be the broken one and attract everything.
  */
 export const FAILURE_PENALTY_MS = 250;
+/**
+ * The first answers of an endpoint are averaged (the first replaces the prior, each next one
+ * counts half) before the peak rule applies: the 30 ms placeholder and a cold first answer
+ * (connection set-up, JIT) are not information worth ten seconds of decay.
+ */
+export const LEARNING_SAMPLES = 8;
 
 export function createEndpointLoad(key: string, now: number): EndpointLoad {
-  return { key, active: 0, latencyMs: DEFAULT_RTT_MS, latencyAt: now, firstSeenAt: now };
+  return {
+    key,
+    active: 0,
+    latencyMs: DEFAULT_RTT_MS,
+    latencyAt: now,
+    samples: 0,
+    firstSeenAt: now,
+  };
 }
 
 /**
- * Feeds one try's latency. A latency above the estimate replaces it at once (the peak); a
- * lower one pulls it down with weight 1 - e^(-elapsed/DECAY_MS), elapsed being the time since
- * the last update, so the estimate falls over seconds, not over a number of requests.
+ * Feeds one try's latency. After the first few (LEARNING_SAMPLES), a latency above the
+ * estimate replaces it at once (the peak); a lower one pulls it down with weight
+ * 1 - e^(-elapsed/DECAY_MS), elapsed being the time since the last update, so the estimate
+ * falls over seconds, not over a number of requests.
  */
 export function observeLatency(load: EndpointLoad, ms: number, now: number, failed: boolean): void {
   const rtt = failed ? Math.max(ms, FAILURE_PENALTY_MS) : Math.max(ms, 0);
-  if (rtt >= load.latencyMs) {
+  if (load.samples < LEARNING_SAMPLES) {
+    load.latencyMs = load.samples === 0 ? rtt : (load.latencyMs + rtt) / 2;
+    load.samples++;
+  } else if (rtt >= load.latencyMs) {
     load.latencyMs = rtt;
   } else {
     const elapsed = now - load.latencyAt;

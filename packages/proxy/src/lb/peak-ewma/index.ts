@@ -1,9 +1,10 @@
 // Weft's default: power of two choices over a latency-aware cost, as Linkerd balances.
 //   cost = peak-EWMA latency estimate * (requests in flight + 1)
 // i.e. roughly how long a new request would wait behind the ones already there. The estimate
-// (endpoint-load.ts) jumps up to a slower response at once and falls back over ~10 s, so one
-// slow or failing instance loses its share within a few requests, and regains it gradually;
-// an endpoint left alone decays towards zero cost and is probed again. Unlike least-request it
+// (endpoint-load.ts) starts at 30 ms, learns from an endpoint's first answers by count, then
+// jumps up to a slower response at once and falls back over ~10 s, so one slow or failing
+// instance loses its share within a few requests and regains it gradually; an endpoint left
+// alone decays towards zero cost and is probed again. Unlike least-request it
 // sees an instance that is slow but not (yet) busy, which is the usual shape of a bad replica.
 //
 // Draws follow endpoint weights when they differ. Slow start divides the cost by the warm-up
