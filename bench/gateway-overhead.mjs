@@ -81,6 +81,13 @@ const ALL_PEERS = [
   'haproxy',
 ];
 
+/** --render <file.json>: the Markdown of an earlier run, from its JSON (no measuring). */
+function renderSaved(file) {
+  const rep = JSON.parse(readFileSync(file, 'utf8'));
+  rep.summary = summarize(rep.peers);
+  process.stdout.write(renderMarkdown(rep));
+}
+
 async function main() {
   const machine = describeMachine();
   log(`weft gateway overhead: ${machine.cpus} cores, ${machine.cpuModel}, node ${process.version}`);
@@ -176,6 +183,7 @@ async function main() {
     when: new Date().toISOString(),
     command: `node bench/gateway-overhead.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
+    git: gitState(),
     coreProbeBestMicros: probes?.best(),
     settings: {
       ...opts,
@@ -507,7 +515,22 @@ function summarize(peers) {
       rssBytes: pick((r) => r.rssBytes),
       foreign: pick((r) => Math.max(r.foreignSat, r.foreignPaced)),
       speed: pick((r) => r.speed?.proxySat),
-      problems: [...new Set(ok.flatMap((r) => r.problems))],
+      // Failures that make a figure wrong, not just noisy: errors, non-2xx, bad bodies.
+      errors: [
+        ...new Set(
+          ok.flatMap((r) =>
+            r.problems.filter((t) => /socket errors|non-2xx|paced: |late by/.test(t)),
+          ),
+        ),
+      ],
+      disturbedRounds: ok.filter((r) => r.disturbed?.length).length,
+      worstOthers: Math.max(0, ...ok.map((r) => Math.max(r.foreignSat ?? 0, r.foreignPaced ?? 0))),
+      slowestCore: Math.min(
+        1,
+        ...ok.flatMap((r) =>
+          [r.speed?.proxySat, r.speed?.proxyPaced, r.speed?.loadPaced].filter((x) => x != null),
+        ),
+      ),
     };
   });
   const nginx = rows.find((r) => r.name === 'nginx');
@@ -524,6 +547,10 @@ function renderMarkdown(rep) {
     `- Machine: ${rep.machine.cpus} cores, ${rep.machine.cpuModel}, ${rep.machine.memGiB} GiB, Linux ${rep.machine.kernel}, node ${rep.machine.node}`,
   );
   lines.push(`- Command: \`${rep.command}\``);
+  if (rep.git)
+    lines.push(
+      `- Code: commit ${rep.git.commit}${rep.git.dirtyPackages ? ' plus uncommitted changes under packages/' : ''}`,
+    );
   lines.push(
     `- ${s.rounds} round(s), medians shown. Saturation: ${s.load} -t1 -c${s.connections} for ${s.duration} s after ${s.warmup} s warm-up; ` +
       `latency: open-loop ${s.rate} req/s for ${s.pacedSeconds} s. Backend: ${s.backend}, 1 KB body, keep-alive both ways. ` +
@@ -568,7 +595,12 @@ function renderMarkdown(rep) {
   );
   const notes = [];
   for (const r of rep.summary) {
-    if (r.problems.length) notes.push(`- ${r.name}: ${r.problems.join('; ')}`);
+    if (r.errors.length) notes.push(`- ${r.name}: ${r.errors.join('; ')}`);
+    if (r.disturbedRounds)
+      notes.push(
+        `- ${r.name}: ${r.disturbedRounds} of ${r.rounds} round(s) still disturbed after the redos ` +
+          `(others used up to ${r.worstOthers.toFixed(2)} cores; slowest core speed ${fmtSpeed(r.slowestCore)})`,
+      );
     if (r.failedRounds) notes.push(`- ${r.name}: ${r.failedRounds} round(s) failed (see the JSON)`);
     if (r.dead) notes.push(`- ${r.name}: died: ${r.dead.split('\n')[0]}`);
     if (r.busy != null && r.busy < 0.9)
@@ -604,6 +636,7 @@ function readOptions() {
       retries: { type: 'string' },
       'min-speed': { type: 'string' },
       profile: { type: 'string' },
+      render: { type: 'string' },
     },
   });
   const env = process.env;
@@ -642,6 +675,7 @@ function readOptions() {
     load,
     maxMinutes: num('max-minutes', 'BENCH_MAX_MINUTES', 30, 15),
     quietThreshold: num('quiet-threshold', 'BENCH_QUIET_THRESHOLD', 0.15, 0.15),
+    render: values.render,
     profile: new Set((values.profile ?? env.BENCH_PROFILE ?? '').split(',').filter(Boolean)),
     retries: Math.round(Number(values.retries ?? env.BENCH_RETRIES ?? 2)),
     minSpeed: Number(values['min-speed'] ?? env.BENCH_MIN_SPEED ?? 0.85),
@@ -680,6 +714,8 @@ HAProxy (the last two when installed), all on 127.0.0.1, in one run.
   --max-minutes M       the whole run's limit: waits and redos are dropped when time is
                         short, and the run is stopped at the limit; default 30 (BENCH_MAX_MINUTES)
 
+  --render FILE.json     print the Markdown of an earlier run from its JSON, measure nothing
+
 Results: a Markdown table on stdout, and bench/results/gateway-overhead-<time>.{md,json}.
 `;
 
@@ -712,6 +748,24 @@ function describeMachine() {
   };
 }
 
+/** Which code was measured: the commit, and whether the tree had uncommitted changes. */
+function gitState() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: HERE,
+      encoding: 'utf8',
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--', '../packages'], {
+        cwd: HERE,
+        encoding: 'utf8',
+      }).trim() !== '';
+    return { commit, dirtyPackages: dirty };
+  } catch {
+    return null;
+  }
+}
+
 function log(msg) {
   process.stderr.write(msg + '\n');
 }
@@ -726,6 +780,11 @@ const fmtPct = (n) => `${(n * 100).toFixed(0)}%`;
 const opts = readOptions();
 if (opts.help) {
   process.stdout.write(HELP);
+  process.exit(0);
+}
+
+if (opts.render) {
+  renderSaved(opts.render);
   process.exit(0);
 }
 
