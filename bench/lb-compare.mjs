@@ -373,17 +373,20 @@ async function main() {
   // Proxy on the last core, everything else on core 0, when there is more than one.
   const proxyCpu = cpus > 1 ? cpus - 1 : undefined;
   if (proxyCpu !== undefined) pin(process.pid, 0);
+  const quietWaitMs = quick ? 2_000 : 20_000;
   const hardStop = setTimeout(
     () => {
       log('lb-compare: time budget exceeded, stopping');
       stopChildren();
       process.exit(2);
     },
+    // The worst case: every run waits the longest for quiet and is run twice.
     rounds *
       Object.keys(SCENARIOS).length *
       concurrencies.length *
       POLICIES.length *
-      (durationMs + warmupMs + 3000) +
+      2 *
+      (quietWaitMs + warmupMs + durationMs + 3000) +
       60_000,
   );
   hardStop.unref();
@@ -413,7 +416,7 @@ async function main() {
             let r;
             let algorithm;
             for (let attempt = 0; attempt < 2; attempt++) {
-              await waitQuiet(0.25, quick ? 2_000 : 20_000);
+              await waitQuiet(0.25, quietWaitMs);
               proxy.send({ type: 'start', snapshot: snapshotFor(policy, ports) });
               const started = await next(proxy, 'started');
               algorithm = started.algorithm;

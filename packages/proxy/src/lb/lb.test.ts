@@ -43,6 +43,20 @@ describe('weighted round robin', () => {
   });
 });
 
+describe('round robin with slow start', () => {
+  it('ramps a new endpoint from 10% to a full share over the warm-up window', () => {
+    const share = (age: number) => {
+      const eps = makeEndpoints([{ id: 'old' }, { id: 'new', firstSeenAt: 100_000 - age }]);
+      const lb = createClusterLoadBalancer('ROUND_ROBIN', eps, { warmupMs: 20_000 }).lb;
+      const counts = countPicks(lb.pick, { random: seededRandom(1), now: 100_000 }, 2_200);
+      return (counts.get('new') ?? 0) / 2_200;
+    };
+    assert.ok(Math.abs(share(0) - 0.1 / 1.1) < 0.01, `new: ${share(0)}`);
+    assert.ok(Math.abs(share(10_000) - 0.5 / 1.5) < 0.01, `halfway: ${share(10_000)}`);
+    assert.ok(Math.abs(share(20_000) - 0.5) < 0.01, `warm: ${share(20_000)}`);
+  });
+});
+
 describe('registry', () => {
   it('maps policies to algorithms, switching to weighted round robin when weights differ', () => {
     const equal = makeEndpoints([{ id: 'a' }, { id: 'b' }]);
