@@ -24,6 +24,7 @@ import { buildRequestHeaders } from '../upstream/headers.js';
 import { explainLine, isLoopback, setExplainHeader, type ExplainPolicy } from './explain-header.js';
 import { INTERNAL_ERROR_CODE, quote, sendLocalReply } from './local-reply.js';
 import { NodeRequestView } from './request-view.js';
+import { publishLocal } from './publish-local.js';
 import { runRouteFilters, type FilterState, type Resumed } from './route-filters.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -332,32 +333,6 @@ function localReply(
 ): void {
   sendLocalReply(res, ctx.proxyId, status, flag, code, message);
   publishLocal(ctx, res, view, startedAt, routeId, flag);
-}
-
-function publishLocal(
-  ctx: ForwardContext,
-  res: ServerResponse,
-  view: NodeRequestView,
-  startedAt: number,
-  routeId: string | undefined,
-  flag: string | undefined,
-): void {
-  if (!requestEndChannel.hasSubscribers) return;
-  requestEndChannel.publish({
-    proxyId: ctx.proxyId,
-    kind: ctx.kind,
-    method: view.method,
-    authority: view.authority,
-    path: view.path,
-    routeId,
-    cluster: undefined,
-    endpoint: undefined,
-    status: res.statusCode,
-    flag,
-    durationMs: startedAt > 0 ? performance.now() - startedAt : 0,
-    attempts: 0,
-    requestId: undefined,
-  });
 }
 
 /** Last line of defence: a bug must cost one request, never the process. */

@@ -5,7 +5,6 @@
 // (a response flag, CORS response headers).
 
 import type { ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { PROXY_ERROR_HEADER, PROXY_ID_HEADER, ResponseFlag } from '@weft/model';
 import { applyHeaderOps } from '../compile/header-ops.js';
 import type { CompiledRoute } from '../compile/types.js';
@@ -17,8 +16,8 @@ import {
 } from '../filters/cors/index.js';
 import { decideFault, FAULT_ABORT_BODY, faultFlags, NO_FAULT } from '../filters/fault/index.js';
 import type { RouteFilters } from '../filters/index.js';
-import { requestEndChannel } from '../telemetry/channels.js';
 import type { ForwardContext } from '../upstream/forward.js';
+import { publishLocal } from './publish-local.js';
 import type { NodeRequestView } from './request-view.js';
 
 /** What the filters leave for the rest of the request. */
@@ -104,7 +103,7 @@ function delay(
   const onClose = () => {
     // The client left while we made it wait: nothing more to do, but it is a request to log.
     clearTimeout(timer);
-    publish(ctx, res, view, startedAt, route.id, `${ResponseFlag.DelayInjected},DC`);
+    publishLocal(ctx, res, view, startedAt, route.id, `${ResponseFlag.DelayInjected},DC`);
   };
   const timer = setTimeout(() => {
     res.removeListener('close', onClose);
@@ -152,7 +151,7 @@ function sendAbort(
   ];
   res.writeHead(status, applyHeaderOps(headers, route.response));
   res.end(ABORT_BODY);
-  publish(ctx, res, view, startedAt, route.id, flag);
+  publishLocal(ctx, res, view, startedAt, route.id, flag);
 }
 
 /** A preflight answered here; `headers` is empty for an unmatched one under IGNORE. */
@@ -169,31 +168,5 @@ function sendPreflight(
   headers.push('content-length', '0');
   res.writeHead(200, headers);
   res.end();
-  publish(ctx, res, view, startedAt, route.id, flag);
-}
-
-function publish(
-  ctx: ForwardContext,
-  res: ServerResponse,
-  view: NodeRequestView,
-  startedAt: number,
-  routeId: string,
-  flag: string | undefined,
-): void {
-  if (!requestEndChannel.hasSubscribers) return;
-  requestEndChannel.publish({
-    proxyId: ctx.proxyId,
-    kind: ctx.kind,
-    method: view.method,
-    authority: view.authority,
-    path: view.path,
-    routeId,
-    cluster: undefined,
-    endpoint: undefined,
-    status: res.statusCode,
-    flag,
-    durationMs: startedAt > 0 ? performance.now() - startedAt : 0,
-    attempts: 0,
-    requestId: undefined,
-  });
+  publishLocal(ctx, res, view, startedAt, route.id, flag);
 }
