@@ -102,6 +102,19 @@ describe('route filters through the gateway', () => {
         cors: { ...cors, unmatchedPreflights: 'IGNORE' },
       },
       {
+        ...forwardTo('cors-dead', [{ uri: { prefix: '/failing/dead' } }], [['c-dead', 1]], {
+          retries: { attempts: 0, retryOn: [], retriableStatusCodes: [] },
+        }),
+        cors,
+      },
+      { ...forwardTo('cors-nc', [{ uri: { prefix: '/failing/nc' } }], [['c-missing', 1]]), cors },
+      { ...forwardTo('cors-uh', [{ uri: { prefix: '/failing/uh' } }], [['c-empty', 1]]), cors },
+      {
+        ...forwardTo('cors-abort', [{ uri: { prefix: '/failing/abort' } }], [['c-primary', 1]]),
+        fault: { abort: { httpStatus: 503, percent: 100 } },
+        cors,
+      },
+      {
         id: 'cors-direct',
         matches: [{ uri: { exact: '/hello' } }],
         action: { type: 'direct', status: 200, body: 'hi' },
@@ -141,6 +154,7 @@ describe('route filters through the gateway', () => {
         cluster('c-slow-mirror', [{ port: slowMirror.port }]),
         cluster('c-dead', [{ port: dead }]),
         cluster('c-cors-app', [{ port: corsApp.port }]),
+        cluster('c-empty', []),
       ],
     );
     gw = await startProxy('gateway', snap, { random: seededRandom(7), maxBufferedBodyBytes: 1024 });
@@ -245,6 +259,19 @@ describe('route filters through the gateway', () => {
       assert.equal(copy.headers.host, `${HOST}-shadow`);
       assert.equal(real.headers.host, HOST);
       assert.equal(copy.headers['x-request-id'], 'req-1');
+      // Both show up in telemetry; only the copy is marked as shadow traffic.
+      await until(() => events.some((e) => e.shadow === true), 'the copy’s telemetry event');
+      const shadow = events.filter((e) => e.shadow === true);
+      assert.equal(shadow.length, 1);
+      assert.equal(shadow[0]!.authority, `${HOST}-shadow`);
+      assert.equal(shadow[0]!.cluster, 'c-mirror');
+      assert.equal(shadow[0]!.status, 200);
+      assert.equal(shadow[0]!.path, '/v2/item?x=1');
+      assert.equal(shadow[0]!.requestId, 'req-1');
+      assert.equal(shadow[0]!.routeId, 'mirror');
+      const realEvents = events.filter((e) => e.shadow === undefined);
+      assert.equal(realEvents.length, 1);
+      assert.equal(realEvents[0]!.cluster, 'c-primary');
     });
 
     it('does not mirror a body too large to hold (it streams to the primary)', async () => {
@@ -266,6 +293,14 @@ describe('route filters through the gateway', () => {
       }
       await until(() => mirrorStats.failed >= failed + 3, 'the failed copies');
       assert.equal(mirrorStats.dropped, dropped + 3, 'no cluster: dropped');
+      await until(
+        () => events.filter((e) => e.shadow === true).length === 3,
+        'the failed copies’ telemetry',
+      );
+      for (const e of events.filter((x) => x.shadow === true)) {
+        assert.equal(e.status, 0);
+        assert.equal(e.flag, 'UF', 'a refused copy is logged as a connect failure');
+      }
     });
 
     it('a slow mirror does not delay the real request', async () => {
@@ -334,6 +369,29 @@ describe('route filters through the gateway', () => {
       const r = await gw.send({ host: HOST, path: '/hello', headers: { origin: 'https://dev.x' } });
       assert.equal(r.body, 'hi');
       assert.equal(r.headers['access-control-allow-origin'], 'https://dev.x');
+    });
+
+    it('adds them to the proxy’s own errors after the CORS stage, so a browser can read them', async () => {
+      for (const [path, status, flag] of [
+        ['/failing/dead', 503, 'UF'],
+        ['/failing/nc', 503, 'NC'],
+        ['/failing/uh', 503, 'UH'],
+      ] as const) {
+        const r = await gw.send({ host: HOST, path, headers: { origin } });
+        assert.equal(r.status, status, path);
+        assert.equal(r.headers['x-weft-error'], flag, path);
+        assert.equal(r.headers['access-control-allow-origin'], origin, path);
+        assert.equal(r.headers['access-control-allow-credentials'], 'true', path);
+        assert.equal(r.headers['access-control-expose-headers'], 'x-upstream', path);
+        const other = await gw.send({ host: HOST, path, headers: { origin: 'https://evil.x' } });
+        assert.equal(other.headers['x-weft-error'], flag, path);
+        assert.equal(other.headers['access-control-allow-origin'], undefined, path);
+      }
+      // Istio orders the fault filter before CORS: an injected abort carries no CORS headers.
+      const abort = await gw.send({ host: HOST, path: '/failing/abort', headers: { origin } });
+      assert.equal(abort.status, 503);
+      assert.equal(abort.headers['x-weft-error'], 'FI');
+      assert.equal(abort.headers['access-control-allow-origin'], undefined);
     });
   });
 

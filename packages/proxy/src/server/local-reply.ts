@@ -24,6 +24,8 @@ export function sendLocalReply(
   flag: string,
   code: string,
   message: string,
+  /** More headers as `[name, value, ...]` (the route's CORS headers), or undefined. */
+  extra?: readonly string[],
 ): void {
   if (res.headersSent) {
     // Too late for a status line: the only honest signal left is a reset.
@@ -31,7 +33,7 @@ export function sendLocalReply(
     return;
   }
   const body = localReplyBody(proxyId, message, flag, code);
-  res.writeHead(status, [
+  const headers = [
     'content-type',
     'text/plain',
     'content-length',
@@ -40,7 +42,9 @@ export function sendLocalReply(
     flag,
     PROXY_ID_HEADER,
     proxyId,
-  ]);
+  ];
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
+  res.writeHead(status, headers);
   res.end(body);
 }
 

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, ResponseFlag } from '@weft/model';
 import { applyHeaderOps } from '../compile/header-ops.js';
-import { corsResponseOps } from '../filters/cors/index.js';
+import { corsReplyHeaders, corsResponseOps } from '../filters/cors/index.js';
 import { redirectLocation, rewritePath } from '../compile/rewrite.js';
 import type {
   CompiledRoute,
@@ -203,6 +203,9 @@ function handle(
 
   const dest = action.pick(ctx.random);
   const cluster = dest.cluster;
+  // An allowed Origin gets the CORS headers on the proxy's own errors too (local-reply.ts).
+  const replyHeaders =
+    filtered?.origin === undefined ? undefined : corsReplyHeaders(filtered.cors!, filtered.origin);
   if (cluster === undefined) {
     setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
     return localReply(
@@ -215,6 +218,7 @@ function handle(
       ResponseFlag.NoCluster,
       ErrorCode.NoCluster,
       `route ${route.id} sends to cluster ${quote(dest.clusterName)}, which is not in the configuration (a subset no DestinationRule defines?)`,
+      replyHeaders,
     );
   }
   const path =
@@ -249,6 +253,7 @@ function handle(
           ? dest.response
           : corsResponseOps(filtered.cors!, dest.response, filtered.origin),
       label: cluster.service,
+      replyHeaders,
       injectedFlag: filtered?.flag,
       mirrors: action.mirrors,
       hash: hashed?.hash,
@@ -330,8 +335,9 @@ function localReply(
   flag: string,
   code: string,
   message: string,
+  extra?: readonly string[],
 ): void {
-  sendLocalReply(res, ctx.proxyId, status, flag, code, message);
+  sendLocalReply(res, ctx.proxyId, status, flag, code, message, extra);
   publishLocal(ctx, res, view, startedAt, routeId, flag);
 }
 

@@ -22,6 +22,7 @@ export function subscribeAccessLog(write: (line: string) => void): () => void {
         attempts: e.attempts,
         durationMs: Math.round(e.durationMs * 1000) / 1000,
         requestId: e.requestId ?? null,
+        ...(e.shadow === true ? { shadow: true } : {}),
       }),
     );
   };

@@ -29,6 +29,11 @@ export interface RequestEndEvent {
   durationMs: number;
   attempts: number;
   requestId: string | undefined;
+  /**
+   * True for a mirrored copy (shadow traffic, filters/mirror): its response was dropped and
+   * nobody waited for it. Absent on real requests.
+   */
+  shadow?: true;
 }
 
 export interface EndpointEjectedEvent {

@@ -53,6 +53,8 @@ export interface ForwardTarget {
   responseOps: CompiledHeaderOps;
   /** How messages name the destination. */
   label: string;
+  /** Headers for the proxy's own replies (the route's CORS headers), `[name, value, ...]`. */
+  replyHeaders?: readonly string[] | undefined;
   /** A response flag the route's filters set (fault delay: DI), logged before ours. */
   injectedFlag?: string | undefined;
   /** Clusters that get a copy of the request (filters/mirror); undefined = none. */
@@ -222,6 +224,8 @@ class Exchange {
         headers: this.headers.headers,
         body,
         timeoutMs: this.target.timeoutMs,
+        routeId: this.target.routeId,
+        requestId: this.headers.requestId,
       });
     } catch (err) {
       this.ctx.log?.('error', 'internal error while mirroring a request', {
@@ -468,7 +472,15 @@ class Exchange {
     if (this.res.destroyed) return;
     if (this.target.explain !== undefined && !this.res.headersSent)
       this.res.setHeader(EXPLAIN_HEADER, this.explainLine());
-    sendLocalReply(this.res, this.ctx.proxyId, status, flag, code, message);
+    sendLocalReply(
+      this.res,
+      this.ctx.proxyId,
+      status,
+      flag,
+      code,
+      message,
+      this.target.replyHeaders,
+    );
   }
 
   /** The route's explain line plus what only this exchange knows: the endpoint and tries. */

@@ -114,6 +114,16 @@ export function preflightHeaders(c: CompiledCors, origin: string): string[] {
 }
 
 /**
+ * The CORS headers of a reply the proxy makes itself after the CORS stage (no cluster, no
+ * healthy endpoint, timeout...): Envoy's CORS filter sits before the router, so the router's
+ * local replies pass through it and a browser can read why the request failed. Fault aborts
+ * come from the filter before it and get none (Istio orders fault, then CORS).
+ */
+export function corsReplyHeaders(c: CompiledCors, origin: string): readonly string[] {
+  return [ALLOW_ORIGIN, origin, ...c.response];
+}
+
+/**
  * Response ops for an actual request from an allowed origin: `base` (the route's and the
  * destination's) with the CORS headers set on top, as Envoy's CORS filter encodes after the
  * router. Allocates once per such request; requests without a matching Origin never get here.

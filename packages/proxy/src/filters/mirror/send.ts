@@ -9,6 +9,8 @@
 // since a copy without its body would be a different request. See upstream/forward.ts.
 
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { ResponseFlag } from '@weft/model';
+import { requestEndChannel, type ProxyKind } from '../../telemetry/channels.js';
 import type { LogFn } from '../../telemetry/log.js';
 import type { AgentPool } from '../../upstream/agent-pool.js';
 import { shadowHost, shouldMirror, type CompiledMirror } from './index.js';
@@ -18,6 +20,8 @@ export const MIRROR_TIMEOUT_MS = 15_000;
 export const MAX_MIRRORS_IN_FLIGHT = 256;
 
 export interface MirrorContext {
+  readonly proxyId: string;
+  readonly kind: ProxyKind;
   readonly random: () => number;
   readonly now: () => number;
   readonly agents: AgentPool;
@@ -33,6 +37,9 @@ export interface MirroredRequest {
   readonly body: Buffer | undefined;
   /** The route timeout; 0 = none. */
   readonly timeoutMs: number;
+  /** For the telemetry event of the copy (shadow traffic in access logs and metrics). */
+  readonly routeId: string | undefined;
+  readonly requestId: string | undefined;
 }
 
 /** Counters for tests and debugging; a proxy-wide view of what mirroring did. */
@@ -81,7 +88,23 @@ function sendOne(ctx: MirrorContext, m: CompiledMirror, req: MirroredRequest): v
   }
   inFlight++;
   mirrorStats.sent++;
-  const copy: Copy = { ctx, mirror: m, done: false, timer: undefined };
+  const copy: Copy = {
+    ctx,
+    mirror: m,
+    done: false,
+    timer: undefined,
+    // What the copy's telemetry event needs; nothing is kept when nobody listens.
+    report: requestEndChannel.hasSubscribers
+      ? {
+          req,
+          authority: headers[1] ?? '',
+          endpoint: ep.key,
+          startedAt: ctx.now(),
+          status: 0,
+          flag: undefined,
+        }
+      : undefined,
+  };
   (up as Tagged)[kCopy] = copy;
   copy.timer = setTimeout(onTimeout, req.timeoutMs > 0 ? req.timeoutMs : MIRROR_TIMEOUT_MS, up);
   copy.timer.unref();
@@ -96,6 +119,18 @@ interface Copy {
   mirror: CompiledMirror;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
+  report: CopyReport | undefined;
+}
+
+interface CopyReport {
+  req: MirroredRequest;
+  /** The Host the copy was sent with (`-shadow` suffix). */
+  authority: string;
+  endpoint: string;
+  startedAt: number;
+  /** 0 until the mirror answers. */
+  status: number;
+  flag: string | undefined;
 }
 
 const kCopy = Symbol('weft.mirror');
@@ -105,13 +140,22 @@ type Tagged = ClientRequest & { [kCopy]?: Copy };
 
 function onResponse(this: ClientRequest, res: IncomingMessage): void {
   mirrorStats.answered++;
+  const report = (this as Tagged)[kCopy]?.report;
+  if (report !== undefined) report.status = res.statusCode ?? 0;
   // Read and drop, so that the connection goes back to the pool.
   res.resume();
 }
 
 function onError(this: ClientRequest, err: Error): void {
   const copy = (this as Tagged)[kCopy];
-  if (copy !== undefined) failed(copy.ctx, copy.mirror, err);
+  if (copy === undefined) return;
+  if (copy.report !== undefined && copy.report.status === 0) {
+    copy.report.flag =
+      err.message === TIMED_OUT
+        ? ResponseFlag.UpstreamRequestTimeout
+        : ResponseFlag.UpstreamConnectionFailure;
+  }
+  failed(copy.ctx, copy.mirror, err);
 }
 
 function onClose(this: ClientRequest): void {
@@ -120,10 +164,34 @@ function onClose(this: ClientRequest): void {
   copy.done = true;
   inFlight--;
   if (copy.timer !== undefined) clearTimeout(copy.timer);
+  if (copy.report !== undefined) publishCopy(copy.ctx, copy.mirror, copy.report);
 }
 
+const TIMED_OUT = 'mirror timed out';
+
 function onTimeout(up: ClientRequest): void {
-  up.destroy(new Error('mirror timed out'));
+  up.destroy(new Error(TIMED_OUT));
+}
+
+/** The copy's request-end event, marked as shadow traffic; published when the copy is over. */
+function publishCopy(ctx: MirrorContext, m: CompiledMirror, r: CopyReport): void {
+  if (!requestEndChannel.hasSubscribers) return;
+  requestEndChannel.publish({
+    proxyId: ctx.proxyId,
+    kind: ctx.kind,
+    method: r.req.method,
+    authority: r.authority,
+    path: r.req.path,
+    routeId: r.req.routeId,
+    cluster: m.clusterName,
+    endpoint: r.endpoint,
+    status: r.status,
+    flag: r.flag,
+    durationMs: ctx.now() - r.startedAt,
+    attempts: 1,
+    requestId: r.req.requestId,
+    shadow: true,
+  });
 }
 
 function failed(ctx: MirrorContext, m: CompiledMirror, err: unknown): void {
