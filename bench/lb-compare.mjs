@@ -40,7 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'PEAK_EWMA'];
+const ALL_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'PEAK_EWMA'];
 const BODY = Buffer.alloc(128, 'x');
 
 const { values: opts } = parseArgs({
@@ -54,6 +54,8 @@ const { values: opts } = parseArgs({
     'fast-ms': { type: 'string', default: '2' },
     'slow-ms': { type: 'string', default: '8' },
     workers: { type: 'string', default: '4' },
+    scenarios: { type: 'string', default: 'slow,workers,equal' },
+    policies: { type: 'string', default: ALL_POLICIES.join(',') },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -107,6 +109,11 @@ function runUpstream(index) {
 /** A Weft gateway data plane; `start` builds a fresh one for a snapshot, `stop` closes it. */
 async function runProxy() {
   const { createDataPlane, listen } = await import('../packages/proxy/dist/index.js');
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const loopDelay = process.env.LB_BENCH_DEBUG
+    ? monitorEventLoopDelay({ resolution: 5 })
+    : undefined;
+  loopDelay?.enable();
   let current;
   process.on('message', async (m) => {
     if (m.type === 'start') {
@@ -119,6 +126,7 @@ async function runProxy() {
         },
       });
       dp.apply(m.snapshot);
+      loopDelay?.reset();
       const listener = await listen(dp.gatewayHandler(), {
         proxyId: 'bench-gateway',
         closeGraceMs: 200,
@@ -133,7 +141,7 @@ async function runProxy() {
       if (current && process.env.LB_BENCH_DEBUG) {
         const eps = current.dp.table().clusters.get('c').endpoints;
         log(
-          `  estimates: ${eps.map((e) => `${e.id} ${e.load.latencyMs.toFixed(2)} ms`).join(', ')}`,
+          `  estimates: ${eps.map((e) => `${e.id} ${e.load.latencyMs.toFixed(2)} ms`).join(', ')}; event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
         );
       }
       if (current) {
@@ -357,11 +365,22 @@ async function main() {
   const fast = Number(opts['fast-ms']);
   const slow = Number(opts['slow-ms']);
   const workers = Number(opts.workers);
-  const SCENARIOS = {
-    'one slow': { delays: [fast, fast, slow], workers: 0 },
-    [`one slow, ${workers} workers each`]: { delays: [fast, fast, slow], workers },
-    'all equal': { delays: [fast, fast, fast], workers: 0 },
+  const POLICIES = opts.policies.split(',');
+  for (const p of POLICIES) {
+    if (!ALL_POLICIES.includes(p)) throw new Error(`--policies takes ${ALL_POLICIES.join(', ')}`);
+  }
+  const ALL_SCENARIOS = {
+    slow: ['one slow', { delays: [fast, fast, slow], workers: 0 }],
+    workers: [`one slow, ${workers} workers each`, { delays: [fast, fast, slow], workers }],
+    equal: ['all equal', { delays: [fast, fast, fast], workers: 0 }],
   };
+  const SCENARIOS = Object.fromEntries(
+    opts.scenarios.split(',').map((k) => {
+      const s = ALL_SCENARIOS[k];
+      if (s === undefined) throw new Error(`--scenarios takes slow, workers, equal; got ${k}`);
+      return s;
+    }),
+  );
   if (
     ![rounds, durationMs, warmupMs, fast, slow, workers, ...concurrencies].every(
       (n) => Number.isFinite(n) && n >= 0,
@@ -491,7 +510,8 @@ function render(results) {
       (x) =>
         x.scenario === r.scenario && x.concurrency === r.concurrency && x.policy === 'ROUND_ROBIN',
     );
-    const ratio = r.policy === 'ROUND_ROBIN' ? '-' : `${(rr.p99 / r.p99).toFixed(2)}x`;
+    const ratio =
+      r.policy === 'ROUND_ROBIN' || rr === undefined ? '-' : `${(rr.p99 / r.p99).toFixed(2)}x`;
     const slow = r.scenario.startsWith('one slow') ? `${(r.slowShare * 100).toFixed(1)}%` : '-';
     const policy = r.policy === 'PEAK_EWMA' ? 'PEAK_EWMA (default)' : r.policy;
     lines.push(
@@ -506,7 +526,9 @@ else if (opts.role === 'proxy') runProxy();
 else if (opts.help) {
   console.log(
     'usage: node bench/lb-compare.mjs [--rounds N] [--duration S] [--warmup S] [--concurrency 2,4,16]\n' +
-      '                                 [--fast-ms 2] [--slow-ms 8] [--workers 4] [--quick]',
+      '                                 [--fast-ms 2] [--slow-ms 8] [--workers 4] [--quick]\n' +
+      '                                 [--scenarios slow,workers,equal]\n' +
+      '                                 [--policies ROUND_ROBIN,LEAST_REQUEST,PEAK_EWMA]',
   );
 } else {
   main().catch((err) => {
