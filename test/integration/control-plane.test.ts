@@ -239,6 +239,7 @@ spec:
     });
     const second = await next();
     assert.ok(second.version > first.version);
+    assert.ok(second.type === 'snapshot', 'a proxy that did not offer deltas gets whole snapshots');
     assert.ok(second.snapshot.clusters.some((c) => c.endpoints.some((e) => e.id === 'order-z')));
     ws.send(JSON.stringify({ type: 'nack', version: second.version, error: 'test says no' }));
     let proxies: {

@@ -198,7 +198,8 @@ async function connectProxy(url: string): Promise<StreamProxy> {
   let waiter: (() => void) | undefined;
   ws.on('message', (d: Buffer) => {
     const msg = JSON.parse(d.toString()) as ControlMessage;
-    latest = msg.snapshot;
+    // This stand-in offers no deltas in its hello, so every push is a whole snapshot.
+    if (msg.type === 'snapshot') latest = msg.snapshot;
     ws.send(JSON.stringify({ type: 'ack', version: msg.version }));
     waiter?.();
   });

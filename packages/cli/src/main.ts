@@ -64,6 +64,18 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
   });
 }
 
+const CONTROL_PLANE_HELP =
+  'control plane replicas, comma-separated URLs; the proxy moves to another when one dies (default: --control)';
+
+function list(v: string): string[] {
+  const items = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (items.length === 0) throw new Error(`"${v}" names nothing; give NAME[,NAME...]`);
+  return items;
+}
+
 const STORE_HELP =
   'etcd://host:port[,host:port...] for etcd, file://<path> for a store file (default: <data-dir>/weft.db)';
 
@@ -130,6 +142,7 @@ export function buildProgram(): Command {
       port,
     )
     .option('--id <id>', 'proxy id shown by proxy-status')
+    .option('--control-plane <urls>', CONTROL_PLANE_HELP)
     .option('--namespace <ns>', 'namespace of the gateway', 'default')
     .option(
       '--label <k=v>',
@@ -143,12 +156,13 @@ export function buildProgram(): Command {
         port: number;
         httpsPort?: number;
         id?: string;
+        controlPlane?: string;
         namespace: string;
         label: Record<string, string>;
       }) => {
         const { startGateway } = await import('@weft/proxy');
         const gw = await startGateway({
-          control: program.opts<{ control: string }>().control,
+          control: o.controlPlane ?? program.opts<{ control: string }>().control,
           host: o.host,
           port: o.port,
           ...(o.httpsPort !== undefined ? { httpsPort: o.httpsPort } : {}),
@@ -172,6 +186,12 @@ export function buildProgram(): Command {
     .option('--inbound-port <port>', 'inbound listener (0 = any free port)', port, 0)
     .option('--outbound-port <port>', 'outbound listener for the app (0 = any free port)', port, 0)
     .option('--id <id>', 'instance id (default SERVICE-PID)')
+    .option('--control-plane <urls>', CONTROL_PLANE_HELP)
+    .option(
+      '--upstreams <services>',
+      'services the app calls, comma-separated: only their config is sent (default: all)',
+      list,
+    )
     .option('--namespace <ns>', 'namespace of the service', 'default')
     .option('--label <k=v>', 'instance label, e.g. version=v1 (repeatable)', collectLabel, {})
     .option('--ttl <seconds>', 'registration lease TTL', positive, 10)
@@ -185,6 +205,8 @@ export function buildProgram(): Command {
         inboundPort: number;
         outboundPort: number;
         id?: string;
+        controlPlane?: string;
+        upstreams?: string[];
         namespace: string;
         label: Record<string, string>;
         ttl: number;
@@ -192,7 +214,8 @@ export function buildProgram(): Command {
       }) => {
         const { startSidecar } = await import('@weft/proxy');
         const sc = await startSidecar({
-          control: program.opts<{ control: string }>().control,
+          control: o.controlPlane ?? program.opts<{ control: string }>().control,
+          ...(o.upstreams ? { upstreams: o.upstreams } : {}),
           service: o.service,
           namespace: o.namespace,
           appPort: o.appPort,

@@ -1,5 +1,8 @@
 // `weft control`: open the store, follow it, serve the API and the snapshot stream.
 
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isElectable, soleLeadership, type Leadership } from './election/leadership.js';
 import { createApiServer, listenApi } from './api/server.js';
 import { ControlPlane } from './control-plane.js';
 import { SnapshotHub } from './distribute/hub.js';
@@ -28,12 +31,19 @@ export interface ControlPlaneOptions {
    * (`weft control`) hands it in.
    */
   admit?: (snapshot: Snapshot) => void;
+  /** This replica's name in proxy-status and elections. Default: host:pid:random. */
+  replica?: string;
+  /** Lease TTL of this replica's candidacy (etcd): how long a dead leader keeps the job. */
+  electionTtlSeconds?: number;
 }
 
 export interface RunningControlPlane {
   port: number;
   url: string;
   cp: ControlPlane;
+  replica: string;
+  /** Whether this replica runs the once-per-mesh work (always, on the embedded store). */
+  leadership: Leadership;
   close(): Promise<void>;
 }
 
@@ -48,13 +58,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       log,
     });
   }
+  const replica = opts.replica ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const cp = new ControlPlane(store, log);
-  const hub = new SnapshotHub(log);
+  const hub = new SnapshotHub(log, { replica });
+  const leadership = isElectable(store)
+    ? store.elect('control-plane', replica, opts.electionTtlSeconds ?? 5)
+    : soleLeadership();
+  leadership.onChange((leader) =>
+    log.info({ replica, leader }, leader ? 'elected leader' : 'no longer the leader'),
+  );
   cp.onSnapshot((s) => hub.publish(s));
   await cp.start();
   const snap = cp.snapshot();
   if (snap) hub.publish(snap);
-  const server = createApiServer({ cp, hub, log, admit: opts.admit });
+  const server = createApiServer({
+    cp,
+    hub,
+    log,
+    admit: opts.admit,
+    replica: () => ({ replica, leader: leadership.leader() }),
+  });
   const host = opts.host ?? '127.0.0.1';
   const port = await listenApi(server, host, opts.port ?? 15010);
   log.info({ host, port, revision: snap?.version }, 'control plane listening');
@@ -62,7 +85,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     cp,
+    replica,
+    leadership,
     async close() {
+      await leadership.close();
       cp.close();
       hub.close();
       server.closeAllConnections();

@@ -5,3 +5,4 @@ export * from './stream.js';
 export * from './violation.js';
 export * from './errors.js';
 export * from './resources/index.js';
+export * from './delta.js';

@@ -2,7 +2,7 @@
 // The proxy opens with `hello`, the control plane answers with the current snapshot and
 // then every newer one; the proxy answers each with `ack` or `nack`.
 
-import type { Snapshot } from './snapshot.js';
+import type { Cluster, GatewayConfig, Snapshot, VirtualHost } from './snapshot.js';
 
 export type ProxyRole = 'gateway' | 'sidecar';
 
@@ -16,12 +16,51 @@ export interface ProxyNode {
   service?: string;
 }
 
-export type ProxyMessage =
-  | { type: 'hello'; node: ProxyNode; version?: number }
-  | { type: 'ack'; version: number }
-  | { type: 'nack'; version: number; error: string };
+/**
+ * What a proxy asks for. `upstreams` (sidecars) scopes its snapshot to the services its app
+ * calls (short names or FQDNs); absent, it gets the whole mesh.
+ */
+export interface ProxyScope {
+  upstreams?: string[];
+}
 
-export type ControlMessage = { type: 'snapshot'; version: number; snapshot: Snapshot };
+export type ProxyMessage =
+  | {
+      type: 'hello';
+      node: ProxyNode;
+      version?: number;
+      scope?: ProxyScope;
+      /** The proxy applies `delta` messages; without it every push is a whole snapshot. */
+      deltas?: boolean;
+    }
+  | { type: 'ack'; version: number }
+  | { type: 'nack'; version: number; error: string }
+  /** The proxy cannot apply a delta (its version is not the delta's base): send it whole. */
+  | { type: 'resync'; version?: number };
+
+/** Items changed by name; `order` (every name, in order) only when the sequence changed. */
+export interface NamedChanges<T> {
+  upsert: T[];
+  remove: string[];
+  order?: string[];
+}
+
+/**
+ * What changed from snapshot `baseVersion` to `version`: clusters and mesh virtual hosts by
+ * name (upserted whole, or removed), gateways whole when any changed. A proxy that runs
+ * `baseVersion` rebuilds the full snapshot from it; any other proxy answers `resync`.
+ */
+export interface SnapshotDelta {
+  baseVersion: number;
+  version: number;
+  clusters: NamedChanges<Cluster>;
+  meshVirtualHosts: NamedChanges<VirtualHost>;
+  gateways?: GatewayConfig[];
+}
+
+export type ControlMessage =
+  | { type: 'snapshot'; version: number; snapshot: Snapshot }
+  | { type: 'delta'; version: number; delta: SnapshotDelta };
 
 export interface ProxyStatus {
   node: ProxyNode;
@@ -29,4 +68,10 @@ export interface ProxyStatus {
   sentVersion?: number;
   ackedVersion?: number;
   nack?: { version: number; error: string };
+  /** The upstreams the proxy declared (scoped snapshot); absent = the whole mesh. */
+  upstreams?: string[];
+  /** Snapshots sent whole and as deltas on this connection. */
+  pushes?: { full: number; delta: number };
+  /** The control-plane replica that reports this status. */
+  replica?: string;
 }

@@ -26,6 +26,8 @@ export interface ApiOptions {
   log: Logger;
   /** Would every proxy accept this snapshot? Throws if not (see admission/admission.ts). */
   admit?: Admit | undefined;
+  /** Which replica answers, and whether it leads (GET /v1/replica). */
+  replica?: () => { replica: string; leader: boolean };
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
@@ -48,6 +50,15 @@ export function createApiServer(opts: ApiOptions): Server {
 
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { ok: true })],
+    [
+      'GET',
+      /^\/v1\/replica$/,
+      async (_q, res) =>
+        sendJson(res, 200, {
+          ...(opts.replica?.() ?? { replica: 'control-plane', leader: true }),
+          version: cp.snapshot()?.version,
+        }),
+    ],
     [
       'GET',
       /^\/v1\/snapshot$/,

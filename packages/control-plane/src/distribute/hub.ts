@@ -1,17 +1,42 @@
 // The push side of the snapshot stream. Each proxy holds one WebSocket; the hub sends it the
-// current snapshot on hello (unless the proxy already runs that version, e.g. after a control
-// plane restart) and every newer one after, and records what each proxy ACKed or NACKed so
-// `weft proxy-status` can tell who runs what.
+// current snapshot on hello and every newer one after, and records what each proxy ACKed or
+// NACKed so `weft proxy-status` can tell who runs what.
+//
+// Resuming: a proxy says in its hello which version it runs. Versions are store revisions and
+// translate is pure, so every replica on one store builds the same snapshot for a version: a
+// proxy that moves to another replica is sent nothing when it already runs that replica's
+// latest version, a delta when the replica still holds the proxy's version in its history,
+// and the whole snapshot only otherwise. Later pushes are deltas from what the proxy runs.
+// Messages are serialised once per (scope, base, version), not once per proxy.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ControlMessage, ProxyMessage, ProxyStatus, Snapshot } from '@weft/model';
+import {
+  diffSnapshots,
+  type ControlMessage,
+  type ProxyMessage,
+  type ProxyStatus,
+  type Snapshot,
+} from '@weft/model';
 import type { Logger } from '../log.js';
+import { scopeOf, scopeSnapshot, WHOLE_MESH, type Scope } from './scope.js';
 
 interface Conn {
   ws: WebSocket;
   status?: ProxyStatus;
+  scope: Scope;
+  /** Whether the proxy said it applies deltas. */
+  deltas: boolean;
+  /** The version the proxy runs once it applied everything sent to it (undefined: none). */
+  base?: number;
+}
+
+export interface HubOptions {
+  /** Versions kept to make deltas from. Default 64. */
+  history?: number;
+  /** Shown in proxy-status as the replica a proxy is connected to. */
+  replica?: string;
 }
 
 const MAX_MESSAGE_BYTES = 1 << 20;
@@ -19,16 +44,34 @@ const MAX_MESSAGE_BYTES = 1 << 20;
 export class SnapshotHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   private readonly conns = new Set<Conn>();
-  private latest: { snapshot: Snapshot; json: string } | undefined;
+  /** Recent snapshots by version, oldest first (Map keeps insertion order). */
+  private readonly history = new Map<number, Snapshot>();
+  private latest: Snapshot | undefined;
+  /** Serialised messages and scoped views of recent versions: `${scope}|${base}|${version}`. */
+  private readonly messages = new Map<string, string>();
+  private readonly views = new Map<string, Snapshot>();
   private readonly ackWaiters = new Set<() => void>();
+  private readonly historySize: number;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly opts: HubOptions = {},
+  ) {
+    this.historySize = opts.history ?? 64;
+  }
 
   publish(snapshot: Snapshot): void {
-    if (this.latest && this.latest.snapshot.version >= snapshot.version) return;
-    // Serialise once per version, not once per proxy.
-    const msg: ControlMessage = { type: 'snapshot', version: snapshot.version, snapshot };
-    this.latest = { snapshot, json: JSON.stringify(msg) };
+    if (this.latest && this.latest.version >= snapshot.version) return;
+    this.latest = snapshot;
+    this.history.set(snapshot.version, snapshot);
+    for (const v of this.history.keys()) {
+      if (this.history.size <= this.historySize) break;
+      this.history.delete(v);
+    }
+    // Messages built for earlier targets are not sent again.
+    this.messages.clear();
+    for (const key of this.views.keys())
+      if (!this.history.has(Number(key.slice(key.lastIndexOf('|') + 1)))) this.views.delete(key);
     for (const c of this.conns) if (c.status) this.send(c);
   }
 
@@ -54,7 +97,7 @@ export class SnapshotHub {
   }
 
   private accept(ws: WebSocket): void {
-    const conn: Conn = { ws };
+    const conn: Conn = { ws, scope: WHOLE_MESH, deltas: false };
     this.conns.add(conn);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return this.reject(conn, 'binary frames are not part of the protocol');
@@ -81,20 +124,27 @@ export class SnapshotHub {
         const n = msg.node;
         if (!n || typeof n.id !== 'string' || (n.role !== 'gateway' && n.role !== 'sidecar'))
           return this.reject(conn, 'hello needs node.id and node.role (gateway or sidecar)');
+        const namespace = n.namespace ?? 'default';
+        conn.scope = scopeOf(msg.scope?.upstreams, namespace);
+        conn.deltas = msg.deltas === true;
+        const version = typeof msg.version === 'number' ? msg.version : undefined;
         conn.status = {
           node: {
             id: n.id,
             role: n.role,
-            namespace: n.namespace ?? 'default',
+            namespace,
             labels: n.labels ?? {},
             ...(n.service ? { service: n.service } : {}),
           },
           connectedAt: new Date().toISOString(),
-          ...(typeof msg.version === 'number' ? { ackedVersion: msg.version } : {}),
+          ...(version !== undefined ? { ackedVersion: version } : {}),
+          ...(conn.scope.hosts ? { upstreams: [...conn.scope.hosts] } : {}),
+          pushes: { full: 0, delta: 0 },
+          ...(this.opts.replica ? { replica: this.opts.replica } : {}),
         };
-        this.log.info({ proxy: n.id, role: n.role, version: msg.version }, 'proxy connected');
-        if (this.latest && msg.version !== this.latest.snapshot.version) this.send(conn);
-        else if (this.latest) conn.status.sentVersion = this.latest.snapshot.version;
+        if (version !== undefined) conn.base = version;
+        this.log.info({ proxy: n.id, role: n.role, version }, 'proxy connected');
+        this.send(conn);
         return;
       }
       case 'ack':
@@ -105,12 +155,20 @@ export class SnapshotHub {
           delete conn.status.nack;
         } else {
           conn.status.nack = { version: msg.version, error: String(msg.error) };
+          // The proxy kept its last good snapshot: the next push is made from that one.
+          conn.base = conn.status.ackedVersion;
           this.log.error(
             { proxy: conn.status.node.id, version: msg.version, error: msg.error },
             'proxy rejected snapshot',
           );
         }
         this.wakeAckWaiters();
+        return;
+      }
+      case 'resync': {
+        if (!conn.status) return this.reject(conn, 'send hello first');
+        delete conn.base;
+        this.send(conn);
         return;
       }
       default:
@@ -125,9 +183,47 @@ export class SnapshotHub {
   }
 
   private send(conn: Conn): void {
-    if (!this.latest || !conn.status) return;
-    conn.status.sentVersion = this.latest.snapshot.version;
-    conn.ws.send(this.latest.json);
+    const target = this.latest;
+    if (!target || !conn.status) return;
+    const base = conn.base;
+    // Never move a proxy backwards: a replica that lags behind the one the proxy came from
+    // sends nothing until it has caught up.
+    if (base !== undefined && base >= target.version) {
+      conn.status.sentVersion = base;
+      return;
+    }
+    const delta = conn.deltas && base !== undefined && this.history.has(base);
+    const from = delta ? base : -1;
+    const key = `${conn.scope.key}|${from}|${target.version}`;
+    let json = this.messages.get(key);
+    if (json === undefined) {
+      const next = this.view(conn.scope, target);
+      const msg: ControlMessage =
+        from >= 0
+          ? {
+              type: 'delta',
+              version: target.version,
+              delta: diffSnapshots(this.view(conn.scope, this.history.get(from) as Snapshot), next),
+            }
+          : { type: 'snapshot', version: target.version, snapshot: next };
+      json = JSON.stringify(msg);
+      this.messages.set(key, json);
+    }
+    conn.base = target.version;
+    conn.status.sentVersion = target.version;
+    if (conn.status.pushes) conn.status.pushes[delta ? 'delta' : 'full']++;
+    conn.ws.send(json);
+  }
+
+  private view(scope: Scope, snapshot: Snapshot): Snapshot {
+    if (scope.hosts === undefined) return snapshot;
+    const key = `${scope.key}|${snapshot.version}`;
+    let v = this.views.get(key);
+    if (v === undefined) {
+      v = scopeSnapshot(snapshot, scope);
+      this.views.set(key, v);
+    }
+    return v;
   }
 
   private reject(conn: Conn, why: string): void {

@@ -34,6 +34,8 @@ import type {
   IWatchRequest,
   IWatchResponse,
 } from 'etcd3';
+import type { Campaign } from 'etcd3';
+import { LeadershipState, type Electable, type Leadership } from '../election/leadership.js';
 import { PREFIX } from '../keys.js';
 import type {
   KeyValue,
@@ -516,7 +518,38 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
 
   // --- the Store ---
 
-  const store: Store = {
+  // Elections live beside Weft's keys, not under them: the control plane's watch on its prefix
+  // would otherwise see every campaign as a new revision.
+  const electionRoot = `${prefix.replace(/\/$/, '')}-election/`;
+  const elect = (name: string, candidate: string, ttlSeconds: number): Leadership => {
+    const election = client.namespace(electionRoot).election(name, ttlSeconds);
+    let campaign: Campaign | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const state = new LeadershipState(async () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      await campaign?.resign().catch(() => undefined);
+    });
+    const run = () => {
+      if (stopped || closed) return;
+      const c = election.campaign(candidate);
+      campaign = c;
+      c.on('elected', () => state.set(true));
+      c.on('error', (err: Error) => {
+        // The campaign's lease is gone (etcd unreachable for longer than the TTL, or revoked):
+        // this replica no longer leads. It campaigns again once etcd answers.
+        state.set(false);
+        onBackgroundError(err);
+        if (!stopped && !closed) retry = setTimeout(run, 1_000);
+      });
+    };
+    run();
+    return state;
+  };
+
+  const store: Store & Electable = {
+    elect,
     revision: () => currentRevision(),
 
     async get(key) {

@@ -6,14 +6,17 @@
 
 import { connect } from 'node:net';
 import type { InstanceRegistration, ProxyNode } from '@weft/model';
-import { connectSnapshotStream } from '../client/stream.js';
+import { connectSnapshotStream, parseControlUrls } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
 import { createInboundHandler } from '../server/inbound.js';
 import { listen } from '../server/listen.js';
 import { createLog, type LogFn } from './log.js';
 
 export interface SidecarOptions {
+  /** Control plane URL, or several replicas' URLs comma-separated. */
   control: string;
+  /** The services the app calls: the sidecar receives only their config. Default: all. */
+  upstreams?: string[];
   service: string;
   namespace?: string;
   /** The app's own port (and host, default 127.0.0.1). */
@@ -74,6 +77,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     apply: (s) => dp.apply(s),
     version: () => dp.version(),
     log,
+    ...(opts.upstreams ? { upstreams: opts.upstreams } : {}),
   });
 
   const registration: InstanceRegistration = {
@@ -120,17 +124,30 @@ interface Api {
 }
 
 function createApi(base: string): Api {
-  const root = base.replace(/\/$/, '');
+  // With several replicas, a call that cannot reach one is tried on the next (and the next
+  // call starts there).
+  const roots = parseControlUrls(base);
+  let at = 0;
   return {
     async call(method, path, body) {
-      const res = await fetch(`${root}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(5_000),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+      for (let tried = 1; ; tried++) {
+        const root = roots[at % roots.length] as string;
+        let res: Response;
+        try {
+          res = await fetch(`${root}${path}`, {
+            method,
+            headers: body === undefined ? {} : { 'content-type': 'application/json' },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+            signal: AbortSignal.timeout(5_000),
+          });
+        } catch (err) {
+          if (tried >= roots.length) throw err;
+          at++;
+          continue;
+        }
+        const text = await res.text();
+        return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+      }
     },
   };
 }
