@@ -63,7 +63,7 @@ describe('admission', () => {
   it('turns a rejected snapshot field into a violation at the resource it came from', () => {
     const { resources } = loadSources([{ path: 'vs.yaml', text: VS }]);
     const snapshot = translate(prospectiveInput(EMPTY_INPUT, resources));
-    const v = runAdmission(
+    const [v, ...more] = runAdmission(
       () => {
         throw Object.assign(new Error('mesh.virtualHosts[0].routes[1].action: no'), {
           path: 'mesh.virtualHosts[0].routes[1].action',
@@ -73,13 +73,40 @@ describe('admission', () => {
       resources,
     );
     assert.ok(v);
+    assert.equal(more.length, 0);
     assert.equal(v.field, 'spec.http[1]');
     assert.equal(v.resource, 'VirtualService default/reviews');
     assert.deepEqual(v.position, { file: 'vs.yaml', line: 17, col: 7 });
     assert.match(v.message, /proxies would reject the resulting snapshot: mesh\.virtualHosts/);
-    assert.equal(
+    assert.deepEqual(
       runAdmission(() => undefined, snapshot, resources),
-      undefined,
+      [],
+    );
+  });
+
+  it('reports every compile error of an apply, each at its own position', () => {
+    const { resources } = loadSources([{ path: 'vs.yaml', text: VS }]);
+    const snapshot = translate(prospectiveInput(EMPTY_INPUT, resources));
+    const fail = (path: string) => Object.assign(new Error(`${path}: no`), { path });
+    const vs = runAdmission(
+      () => {
+        // The shape of the proxy's CompileErrors: an Error with `errors`.
+        throw Object.assign(new Error('two'), {
+          errors: [
+            fail('mesh.virtualHosts[0].routes[0].matches[0]'),
+            fail('mesh.virtualHosts[0].routes[1].action'),
+          ],
+        });
+      },
+      snapshot,
+      resources,
+    );
+    assert.deepEqual(
+      vs.map((v) => formatViolation(v)),
+      [
+        `vs.yaml:9:7: error: VirtualService default/reviews: spec.http[0]: proxies would reject the resulting snapshot: mesh.virtualHosts[0].routes[0].matches[0]: no`,
+        `vs.yaml:17:7: error: VirtualService default/reviews: spec.http[1]: proxies would reject the resulting snapshot: mesh.virtualHosts[0].routes[1].action: no`,
+      ],
     );
   });
 

@@ -14,7 +14,11 @@ import {
 import type { LoadedResource } from '../sources/yaml.js';
 import type { Meta, TranslateInput } from '../translate/input.js';
 
-/** Throws (with a message naming the snapshot field) when some proxy would reject `snapshot`. */
+/**
+ * Throws when some proxy would reject `snapshot`: an Error whose message names the snapshot
+ * field (and `path`, when it has one), or one with `errors`, a list of such Errors, to report
+ * several problems at once (the proxy's CompileErrors).
+ */
 export type Admit = (snapshot: Snapshot) => void;
 
 type InputItem = { metadata: Meta; spec: unknown };
@@ -58,30 +62,36 @@ export function prospectiveInput(
 }
 
 /**
- * Runs `admit` on `snapshot`. Undefined when every proxy would accept it; otherwise an error
- * Violation whose message carries the compile error and, when the snapshot field came from
+ * Runs `admit` on `snapshot`. Empty when every proxy would accept it; otherwise one error
+ * Violation per compile error, whose message carries it and, when the snapshot field came from
  * one of the applied resources, that resource's file position.
  */
 export function runAdmission(
   admit: Admit,
   snapshot: Snapshot,
   loaded: readonly LoadedResource[],
-): Violation | undefined {
+): Violation[] {
   try {
     admit(snapshot);
-    return undefined;
+    return [];
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const path = snapshotPathOf(err, message);
-    const at = path === undefined ? undefined : locate(snapshot, path, loaded);
-    return {
-      severity: 'error',
-      field: at?.field ?? '',
-      message: `proxies would reject the resulting snapshot: ${message}`,
-      ...(at?.resource !== undefined ? { resource: at.resource } : {}),
-      ...(at?.position !== undefined ? { position: at.position } : {}),
-    };
+    const many = (err as { errors?: unknown } | null)?.errors;
+    const errors = Array.isArray(many) && many.length > 0 ? (many as unknown[]) : [err];
+    return errors.map((e) => toViolation(e, snapshot, loaded));
   }
+}
+
+function toViolation(err: unknown, snapshot: Snapshot, loaded: readonly LoadedResource[]) {
+  const message = err instanceof Error ? err.message : String(err);
+  const path = snapshotPathOf(err, message);
+  const at = path === undefined ? undefined : locate(snapshot, path, loaded);
+  return {
+    severity: 'error' as const,
+    field: at?.field ?? '',
+    message: `proxies would reject the resulting snapshot: ${message}`,
+    ...(at?.resource !== undefined ? { resource: at.resource } : {}),
+    ...(at?.position !== undefined ? { position: at.position } : {}),
+  };
 }
 
 /** The snapshot field a compile error names: CompileError.path, or the message's prefix. */

@@ -34,8 +34,7 @@ export function analyzeSources(
   const snapshot = translate(input);
   const out = [...violations];
   if (opts.admit) {
-    const rejected = runAdmission(opts.admit, snapshot, resources);
-    if (rejected) out.push(rejected);
+    out.push(...runAdmission(opts.admit, snapshot, resources));
   }
   out.push(...referenceWarnings(resources, input, { offline: true }));
   return { resources, violations: out, snapshot };

@@ -303,12 +303,14 @@ async function apply(
   // admission compiles it as the proxies will, and its references are checked against it.
   const prospective = prospectiveInput(cp.translateInput(), resources);
   const snapshot = translate(prospective);
-  const rejected = admit ? runAdmission(admit, snapshot, resources) : undefined;
-  if (rejected)
-    throw new HttpError(400, 'WEFT_ERR_ADMISSION', `${rejected.message}; nothing was applied`, {
-      errors: [rejected],
-      warnings,
-    });
+  const rejected = admit ? runAdmission(admit, snapshot, resources) : [];
+  if (rejected.length > 0)
+    throw new HttpError(
+      400,
+      'WEFT_ERR_ADMISSION',
+      `${rejected[0]!.message}${rejected.length > 1 ? ` (and ${rejected.length - 1} more)` : ''}; nothing was applied`,
+      { errors: rejected, warnings },
+    );
   warnings.push(...referenceWarnings(resources, prospective, { offline: false }));
 
   const ops: TxnOp[] = [];

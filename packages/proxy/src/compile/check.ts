@@ -4,11 +4,12 @@
 
 import type { ProxyNode, Snapshot } from '@weft/model';
 import { createHealthTracker } from '../outlier/health-tracker.js';
+import { CompileErrors, compileErrorsOf, type CompileError } from '../routing/compile-error.js';
 import { compileSnapshot } from './compile-snapshot.js';
 
 /**
- * Compiles `snapshot` for every kind of proxy; throws the first CompileError (whose message
- * names the snapshot field), and returns the compile warnings otherwise.
+ * Compiles `snapshot` for every kind of proxy; throws CompileErrors with every error found
+ * (each message names the snapshot field), and returns the compile warnings otherwise.
  */
 export function checkSnapshot(snapshot: Snapshot): { warnings: string[] } {
   const nodes: ProxyNode[] = [
@@ -28,9 +29,20 @@ export function checkSnapshot(snapshot: Snapshot): { warnings: string[] } {
     });
   }
   const warnings = new Set<string>();
+  // The same field fails the same way for every node: one error each.
+  const errors = new Map<string, CompileError>();
   for (const node of nodes) {
-    const table = compileSnapshot(snapshot, { node, health: createHealthTracker() });
-    for (const w of table.warnings) warnings.add(w);
+    try {
+      const table = compileSnapshot(snapshot, {
+        node,
+        health: createHealthTracker(),
+        allErrors: true,
+      });
+      for (const w of table.warnings) warnings.add(w);
+    } catch (err) {
+      for (const e of compileErrorsOf(err)) if (!errors.has(e.message)) errors.set(e.message, e);
+    }
   }
+  if (errors.size > 0) throw new CompileErrors([...errors.values()]);
   return { warnings: [...warnings] };
 }

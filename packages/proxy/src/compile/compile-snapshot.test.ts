@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { ProxyNode, Snapshot } from '@weft/model';
 import { seededRandom } from '@weft/testkit';
 import { createHealthTracker } from '../outlier/health-tracker.js';
-import { CompileError } from '../routing/compile-error.js';
+import { CompileError, CompileErrors } from '../routing/compile-error.js';
 import { createRequestView, type RequestViewInit } from '../routing/request-view.js';
 import { findMatchingBlock } from '../routing/match-block.js';
+import { checkSnapshot } from './check.js';
 import { compileSnapshot } from './compile-snapshot.js';
 import { intersectHosts } from './gateway.js';
 import { summarizeRouteTable } from './summarize.js';
@@ -215,6 +216,37 @@ describe('compileSnapshot errors name the field', () => {
     fails((s) => {
       s.mesh.virtualHosts[2]!.routes[0]!.headers!.request!.set = { 'x-a': 'a\r\nb' };
     }, /headers\.request\.set\.x-a/));
+
+  it('all of them at once for admission (allErrors, checkSnapshot); the first one otherwise', () => {
+    const s = base();
+    s.mesh.virtualHosts[2]!.routes[1]!.matches[0]!.uri = { regex: '/items/(' };
+    s.mesh.virtualHosts[2]!.routes[0]!.headers!.request!.set = { 'x-a': 'a\r\nb' };
+    s.clusters[1]!.endpoints[0]!.port = 0;
+    const r = s.gateways[0]!.virtualHosts[0]!.routes[1]!;
+    if (r.action.type === 'redirect') r.action.code = 305;
+    const expected = [
+      /^clusters\[1\]\.endpoints\[0\]\.port/,
+      /^mesh\.virtualHosts\[2\]\.routes\[0\]\.action\.headers\.request\.set\.x-a/,
+      /^mesh\.virtualHosts\[2\]\.routes\[1\]\.matches\[0\]\.uri: invalid RE2 regex/,
+      /^gateways\[0\]\.virtualHosts\[0\]\.routes\[1\]\.action\.code: 305/,
+    ];
+    const all = (err: unknown) => {
+      assert.ok(err instanceof CompileErrors);
+      assert.equal(err.errors.length, expected.length, err.message);
+      err.errors.forEach((e, i) => assert.match(e.message, expected[i]!));
+      return true;
+    };
+    assert.throws(
+      () =>
+        compileSnapshot(s, { node: gatewayNode, health: createHealthTracker(), allErrors: true }),
+      all,
+    );
+    assert.throws(() => checkSnapshot(s), all);
+    assert.throws(
+      () => compile(s),
+      (err: unknown) => err instanceof CompileError && expected[0]!.test(err.message),
+    );
+  });
 
   it('not a snapshot', () => {
     assert.throws(() => compile(null as never), /not an object/);

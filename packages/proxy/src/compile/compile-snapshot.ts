@@ -18,7 +18,13 @@ import { checkConsistentHash, compileHashPolicy } from '../lb/hash-policy.js';
 import { createClusterLoadBalancer } from '../lb/registry.js';
 import type { EndpointState } from '../lb/types.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
-import { at, CompileError } from '../routing/compile-error.js';
+import {
+  at,
+  CompileError,
+  CompileErrors,
+  compileErrorsOf,
+  mapAll,
+} from '../routing/compile-error.js';
 import { createHostTable } from '../routing/host-table.js';
 import { compileMatchBlocks } from '../routing/match-block.js';
 import { compileGateways } from './gateway.js';
@@ -46,6 +52,11 @@ export interface CompileOptions {
   now?: number;
   /** The gateway's HTTPS listener port, for httpsRedirect Locations (443 when not given). */
   httpsRedirectPort?: number | undefined;
+  /**
+   * Admission: compile every cluster, virtual host and route even after one failed, and throw
+   * all their errors together (CompileErrors). A proxy applying a snapshot stops at the first.
+   */
+  allErrors?: boolean;
 }
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
@@ -58,38 +69,62 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
   const warnings: string[] = [];
   const warn = (msg: string) => void warnings.push(msg);
 
+  const all = opts.allErrors === true;
+  const errors: CompileError[] = [];
+  /** Without allErrors, runs `fn`; with it, keeps its errors and goes on (undefined). */
+  const section = <T>(fn: () => T): T | undefined => {
+    if (!all) return fn();
+    try {
+      return fn();
+    } catch (err) {
+      errors.push(...compileErrorsOf(err));
+      return undefined;
+    }
+  };
+
   const load = opts.load ?? createEndpointLoadTracker();
   const now = opts.now ?? 0;
   const clusters = new Map<string, RuntimeCluster>();
   const endpointKeys = new Set<string>();
   for (const [i, c] of list(snapshot.clusters, 'clusters').entries()) {
-    const rc = at(`clusters[${i}]`, () => compileCluster(c, opts.health, load, now));
-    if (clusters.has(rc.name))
-      throw new CompileError(`clusters[${i}].name`, `duplicate cluster "${rc.name}"`);
+    const rc = section(() => at(`clusters[${i}]`, () => compileCluster(c, opts.health, load, now)));
+    if (rc === undefined) continue;
+    if (clusters.has(rc.name)) {
+      section(() => {
+        throw new CompileError(`clusters[${i}].name`, `duplicate cluster "${rc.name}"`);
+      });
+      continue;
+    }
     clusters.set(rc.name, rc);
     for (const e of rc.endpoints) endpointKeys.add(e.key);
   }
 
-  const ctx: VhostContext = { clusters, warn };
+  const ctx: VhostContext = { clusters, warn, all };
 
-  const mesh = at('mesh', () => {
-    if (typeof snapshot.mesh !== 'object' || snapshot.mesh === null)
-      throw new Error('must be an object');
-    const vhosts = list(snapshot.mesh.virtualHosts, 'virtualHosts').map((vh, i) =>
-      at(`virtualHosts[${i}]`, () => ({
-        domains: domainsOf(vh),
-        value: compileVirtualHost(vh, ctx),
-      })),
-    );
-    return buildHostTable(vhosts, 'mesh', warn);
-  });
+  const mesh = section(() =>
+    at('mesh', () => {
+      if (typeof snapshot.mesh !== 'object' || snapshot.mesh === null)
+        throw new Error('must be an object');
+      const vhosts = mapAll(
+        list(snapshot.mesh.virtualHosts, 'virtualHosts'),
+        (i) => `virtualHosts[${i}]`,
+        (vh) => ({ domains: domainsOf(vh), value: compileVirtualHost(vh, ctx) }),
+        all,
+      );
+      return buildHostTable(vhosts, 'mesh', warn);
+    }),
+  );
 
-  const gw = compileGateways(list(snapshot.gateways, 'gateways'), {
-    node: opts.node,
-    httpsRedirectPort: opts.httpsRedirectPort,
-    warn,
-    compileVirtualHost: (vh) => compileVirtualHost(vh, ctx),
-  });
+  const gw = section(() =>
+    compileGateways(list(snapshot.gateways, 'gateways'), {
+      node: opts.node,
+      httpsRedirectPort: opts.httpsRedirectPort,
+      warn,
+      compileVirtualHost: (vh) => compileVirtualHost(vh, ctx),
+      allErrors: all,
+    }),
+  );
+  if (errors.length > 0 || mesh === undefined || gw === undefined) throw new CompileErrors(errors);
 
   return {
     version: snapshot.version,
@@ -109,6 +144,8 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
 interface VhostContext {
   clusters: ReadonlyMap<string, RuntimeCluster>;
   warn: (msg: string) => void;
+  /** CompileOptions.allErrors */
+  all: boolean;
 }
 
 function buildHostTable(
@@ -196,8 +233,11 @@ function domainsOf(vh: VirtualHost): string[] {
 
 function compileVirtualHost(vh: VirtualHost, ctx: VhostContext): CompiledVirtualHost {
   if (typeof vh !== 'object' || vh === null) throw new Error('must be an object');
-  const routes = list(vh.routes, 'routes').map((r, i) =>
-    at(`routes[${i}]`, () => compileRoute(r, ctx)),
+  const routes = mapAll(
+    list(vh.routes, 'routes'),
+    (i) => `routes[${i}]`,
+    (r) => compileRoute(r, ctx),
+    ctx.all,
   );
   return { name: typeof vh.name === 'string' ? vh.name : '', routes };
 }

@@ -6,7 +6,7 @@
 // here (tlsServers); the gateway runner reads them.
 
 import type { GatewayConfig, GatewayServer, ProxyNode, VirtualHost } from '@weft/model';
-import { at, CompileError } from '../routing/compile-error.js';
+import { at, CompileError, CompileErrors, compileErrorsOf } from '../routing/compile-error.js';
 import { createHostTable, normalizeHost, type HostTable } from '../routing/host-table.js';
 import { compileMatchBlocks } from '../routing/match-block.js';
 import { compileHeaderOps } from './header-ops.js';
@@ -19,6 +19,8 @@ export interface GatewayCompileOptions {
   warn: (msg: string) => void;
   /** compile-snapshot's virtual host compiler (routes, filters, clusters). */
   compileVirtualHost: (vh: VirtualHost) => CompiledVirtualHost;
+  /** Compile every gateway and virtual host, throwing all errors together (admission). */
+  allErrors?: boolean;
 }
 
 export interface CompiledGateways {
@@ -56,7 +58,23 @@ export function compileGateways(
   // Reported after the loop, in the words the host table uses for the mesh.
   const duplicates: Array<[listener: string, host: string]> = [];
 
+  const all = opts.allErrors === true;
+  // With allErrors: every gateway's and virtual host's errors, thrown together at the end.
+  const errors: CompileError[] = [];
+  const keep = (err: unknown) => {
+    if (!all) throw err;
+    errors.push(...compileErrorsOf(err));
+  };
   for (const [gi, gw] of list(gateways, 'gateways').entries()) {
+    try {
+      compileGateway(gi, gw);
+    } catch (err) {
+      keep(err);
+    }
+  }
+  if (errors.length > 0) throw new CompileErrors(errors);
+
+  function compileGateway(gi: number, gw: GatewayConfig): void {
     at(`gateways[${gi}]`, () => {
       if (typeof gw !== 'object' || gw === null) throw new Error('must be an object');
       if (!selects(gw, opts.node)) return;
@@ -89,7 +107,18 @@ export function compileGateways(
         }),
       );
 
+      const vhostErrors: CompileError[] = [];
       for (const [vi, vh] of list(gw.virtualHosts, 'virtualHosts').entries()) {
+        try {
+          compileGatewayVhost(vi, vh);
+        } catch (err) {
+          if (!all) throw err;
+          vhostErrors.push(...compileErrorsOf(err));
+        }
+      }
+      if (vhostErrors.length > 0) throw new CompileErrors(vhostErrors);
+
+      function compileGatewayVhost(vi: number, vh: VirtualHost): void {
         at(`virtualHosts[${vi}]`, () => {
           if (typeof vh !== 'object' || vh === null) throw new Error('must be an object');
           const domains = domainsOf(vh);

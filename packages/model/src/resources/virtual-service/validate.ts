@@ -132,6 +132,13 @@ function validateHttpRoute(rule: HTTPRoute, path: FieldPath, report: Report): vo
   if (rule.rewrite && rule.redirect) {
     report.error([...path, 'rewrite'], 'cannot be combined with redirect');
   }
+  // As Istio's validation (validateHTTPRoute): a fault only applies to forwarded requests.
+  if (rule.fault && (rule.redirect || rule.directResponse)) {
+    report.error(
+      [...path, 'fault'],
+      `cannot be combined with ${rule.redirect ? 'redirect' : 'directResponse'}`,
+    );
+  }
 
   rule.match?.forEach((m, i) => validateMatch(m, [...path, 'match', i], report));
   if (rule.route) validateDestinations(rule.route, [...path, 'route'], report);

@@ -182,6 +182,17 @@ describe('VirtualService', () => {
     assert.deepEqual(errors(withRule({ route: [to('a')], timeout: '1s', per_try: 1 })), []);
   });
 
+  it('rejects a fault on a redirect or a direct response, as Istio does', () => {
+    const fault = { abort: { httpStatus: 503, percentage: { value: 10 } } };
+    assert.deepEqual(errors(withRule({ redirect: { uri: '/b' }, fault })), [
+      'spec.http[0].fault: cannot be combined with redirect',
+    ]);
+    assert.deepEqual(errors(withRule({ directResponse: { status: 200 }, fault })), [
+      'spec.http[0].fault: cannot be combined with directResponse',
+    ]);
+    assert.deepEqual(errors(withRule({ route: [to('a')], fault })), []);
+  });
+
   it('reports schema errors with full paths', () => {
     assert.deepEqual(
       errors(
