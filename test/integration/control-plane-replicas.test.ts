@@ -21,37 +21,18 @@ import {
 } from '@weft/testkit';
 import {
   api,
+  ETCD_MISSING,
   eventually,
   getVia,
   recordingProxy,
   startControlProcess,
+  shopConfig,
   type ControlProcess,
   type RecordingProxy,
 } from './support/cluster.js';
 
-const MISSING =
-  'etcd is not on PATH: `node scripts/install-test-deps.mjs` installs it (Debian etcd-server)';
+const MISSING = ETCD_MISSING;
 if (!hasEtcd() && process.env.CI === 'true') throw new Error(MISSING);
-
-const VS = (prefix: string, host: string) => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: shop
-spec:
-  hosts: [shop]
-  gateways: [edge]
-  http:
-    - match: [{ uri: { prefix: ${prefix} } }]
-      route: [{ destination: { host: ${host} } }]
-`;
-const GATEWAY = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  selector: { istio: ingressgateway }
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [shop] }]
-`;
 
 if (!hasEtcd()) {
   it('control-plane replicas on one etcd', { skip: MISSING }, () => {});
@@ -97,7 +78,7 @@ if (!hasEtcd()) {
       assert.equal(leaders.filter((s) => s.leader).length, 1);
 
       const apply = await api(a.url, 'POST', '/v1/apply', {
-        files: [{ path: 'shop.yaml', content: `${GATEWAY}---\n${VS('/', 'catalog')}` }],
+        files: [{ path: 'shop.yaml', content: shopConfig('catalog') }],
       });
       assert.equal(apply.status, 200, JSON.stringify(apply.json));
       const reg = await api(b.url, 'POST', '/v1/instances', {
@@ -169,7 +150,7 @@ if (!hasEtcd()) {
         });
         assert.equal(reg2.status, 201);
         const apply2 = await api(survivor.url, 'POST', '/v1/apply', {
-          files: [{ path: 'shop.yaml', content: VS('/', 'catalog-v2') }],
+          files: [{ path: 'shop.yaml', content: shopConfig('catalog-v2') }],
         });
         assert.equal(apply2.status, 200, JSON.stringify(apply2.json));
         await proxy.until((s) =>

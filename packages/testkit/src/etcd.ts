@@ -17,6 +17,8 @@ export interface EtcdMember {
   readonly running: boolean;
   /** Sends the signal and waits for the process to exit (SIGKILL after 5 s). */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a stopped member again on the same data and ports; resolves once it is healthy. */
+  restart(timeoutMs?: number): Promise<void>;
 }
 
 export interface EtcdCluster {
@@ -79,26 +81,30 @@ async function launch(size: number): Promise<Launched> {
   const token = `weft-test-${process.pid}-${Date.now()}`;
   const members = specs.map((s) => {
     const logFile = join(dir, `${s.name}.log`);
-    const fd = openSync(logFile, 'a');
-    const child = spawn(
-      'etcd',
-      [
-        `--name=${s.name}`,
-        `--data-dir=${join(dir, s.name)}`,
-        `--listen-client-urls=http://127.0.0.1:${s.client}`,
-        `--advertise-client-urls=http://127.0.0.1:${s.client}`,
-        `--listen-peer-urls=http://127.0.0.1:${s.peer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${s.peer}`,
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-state=new`,
-        `--initial-cluster-token=${token}`,
-        '--logger=zap',
-        '--log-outputs=stderr',
-      ],
-      { stdio: ['ignore', fd, fd] },
-    );
-    closeSync(fd);
-    return new Member(s.name, `127.0.0.1:${s.client}`, child, logFile);
+    // Restarting reuses the data folder: etcd ignores the --initial-* flags once it has one.
+    const spawnMember = () => {
+      const fd = openSync(logFile, 'a');
+      const child = spawn(
+        'etcd',
+        [
+          `--name=${s.name}`,
+          `--data-dir=${join(dir, s.name)}`,
+          `--listen-client-urls=http://127.0.0.1:${s.client}`,
+          `--advertise-client-urls=http://127.0.0.1:${s.client}`,
+          `--listen-peer-urls=http://127.0.0.1:${s.peer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${s.peer}`,
+          `--initial-cluster=${initialCluster}`,
+          `--initial-cluster-state=new`,
+          `--initial-cluster-token=${token}`,
+          '--logger=zap',
+          '--log-outputs=stderr',
+        ],
+        { stdio: ['ignore', fd, fd] },
+      );
+      closeSync(fd);
+      return child;
+    };
+    return new Member(s.name, `127.0.0.1:${s.client}`, spawnMember, logFile);
   });
   let stopped = false;
   const cluster: Launched = {
@@ -127,15 +133,30 @@ process.once('exit', () => {
 });
 
 class Member implements EtcdMember {
-  private readonly exited: Promise<void>;
+  private exited!: Promise<void>;
   private exitedNow = false;
+  private child!: ChildProcess;
 
   constructor(
     readonly name: string,
     readonly endpoint: string,
-    private readonly child: ChildProcess,
+    private readonly spawnMember: () => ChildProcess,
     private readonly logFile: string,
   ) {
+    this.run();
+  }
+
+  /** Starts a stopped member again on its data folder and ports; resolves once it is healthy. */
+  async restart(timeoutMs = 20_000): Promise<void> {
+    if (!this.exitedNow) throw new Error(`etcd member ${this.name} is still running`);
+    this.run();
+    await this.healthy(Date.now() + timeoutMs);
+  }
+
+  private run(): void {
+    const child = this.spawnMember();
+    this.child = child;
+    this.exitedNow = false;
     live.add(child);
     this.exited = new Promise((resolve) => {
       child.once('exit', () => {

@@ -26,7 +26,11 @@ process.once('exit', () => {
 });
 
 /** Starts `weft control ARGS --port 0` and resolves once it printed its ready line. */
-export function startControlProcess(args: string[], timeoutMs = 30_000): Promise<ControlProcess> {
+export function startControlProcess(
+  args: string[],
+  timeoutMs = 30_000,
+  onLog?: (all: string) => void,
+): Promise<ControlProcess> {
   const child = spawn(process.execPath, [WEFT, 'control', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WEFT_LOG_LEVEL: 'info' },
@@ -34,7 +38,10 @@ export function startControlProcess(args: string[], timeoutMs = 30_000): Promise
   live.add(child);
   let stderr = '';
   let stdout = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    onLog?.(stderr);
+  });
   const exited = new Promise<void>((r) =>
     child.once('exit', () => {
       live.delete(child);
@@ -192,4 +199,29 @@ export function getVia(
     req.on('error', reject);
     req.end();
   });
+}
+
+export const ETCD_MISSING =
+  'etcd is not on PATH: `node scripts/install-test-deps.mjs` installs it (Debian etcd-server)';
+
+/** A Gateway `edge` for host `shop` and a VirtualService `shop` on it sending every request to `host`. */
+export function shopConfig(host: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: edge
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [shop] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: shop
+spec:
+  hosts: [shop]
+  gateways: [edge]
+  http:
+    - route: [{ destination: { host: ${host} } }]
+`;
 }
