@@ -302,12 +302,29 @@ export function buildProgram(): Command {
     .argument('[name]', 'one resource by name (config kinds) or one service (instances)')
     .option('-o, --output <format>', 'table, json or yaml', parseFormat, 'table' as const)
     .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-w, --watch', 'instances only: print every change as it happens, until Ctrl-C')
     .action(
       async (
         what: string,
         name: string | undefined,
-        o: { output: 'table' | 'json' | 'yaml'; namespace: string },
+        o: { output: 'table' | 'json' | 'yaml'; namespace: string; watch?: boolean },
       ) => {
+        if (o.watch) {
+          if (!/^inst(ance)?s?$/.test(what.toLowerCase()))
+            throw new Error(`--watch works with instances only, not "${what}"`);
+          const { watchInstancesCommand } = await import('./commands/watch.js');
+          const stop = new AbortController();
+          process.once('SIGINT', () => stop.abort());
+          process.once('SIGTERM', () => stop.abort());
+          process.exitCode = await watchInstancesCommand(
+            api(),
+            name,
+            o.output,
+            undefined,
+            stop.signal,
+          );
+          return;
+        }
         process.exitCode = await getCommand(api(), what, name, o.output, o.namespace);
       },
     );

@@ -34,7 +34,14 @@ export interface CachedResource {
   modRevision: number;
 }
 
+/** A change to one registered instance, as `weft get instances -w` shows it. */
+export interface InstanceEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  instance: Instance;
+}
+
 export class ControlPlane {
+  private readonly instanceListeners = new Set<(events: InstanceEvent[]) => void>();
   private readonly config = new Map<string, CachedResource>();
   private readonly instances = new Map<string, Instance>();
   private current: Snapshot | undefined;
@@ -51,9 +58,12 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const { kvs, revision } = await this.store.range(PREFIX);
+    const before = new Map(this.instances);
     this.config.clear();
     this.instances.clear();
     for (const kv of kvs) this.applyPut(kv);
+    // A re-list (after a watch failure) tells watchers what changed while the store was away.
+    if (this.instanceListeners.size > 0) this.emitInstances(diffInstances(before, this.instances));
     this.revision = revision;
     this.rebuild();
     this.watch = this.store.watch(PREFIX, (events) => this.onEvents(events), {
@@ -99,15 +109,32 @@ export class ControlPlane {
     this.watch?.cancel();
   }
 
+  /** Called with every batch of instance changes; returns the unsubscribe function. */
+  onInstanceEvents(fn: (events: InstanceEvent[]) => void): () => void {
+    this.instanceListeners.add(fn);
+    return () => this.instanceListeners.delete(fn);
+  }
+
+  private emitInstances(events: InstanceEvent[]): void {
+    if (events.length === 0) return;
+    for (const fn of this.instanceListeners) fn(events);
+  }
+
   private onEvents(events: WatchEvent[]): void {
+    const changes: InstanceEvent[] = [];
     for (const e of events) {
+      const old = this.instances.get(e.kv.key);
       if (e.type === 'put') this.applyPut(e.kv);
       else {
         this.config.delete(e.kv.key);
         this.instances.delete(e.kv.key);
       }
+      const now = this.instances.get(e.kv.key);
+      if (now) changes.push({ type: old ? 'MODIFIED' : 'ADDED', instance: now });
+      else if (old) changes.push({ type: 'DELETED', instance: old });
       this.revision = Math.max(this.revision, e.kv.modRevision);
     }
+    this.emitInstances(changes);
     // Coalesce a burst of revisions (an apply, many heartbeats' health flips) into one snapshot.
     if (this.rebuildPending) return;
     this.rebuildPending = true;
@@ -162,4 +189,18 @@ export class ControlPlane {
       instances: [...this.instances.values()],
     };
   }
+}
+
+function diffInstances(
+  before: Map<string, Instance>,
+  after: Map<string, Instance>,
+): InstanceEvent[] {
+  const out: InstanceEvent[] = [];
+  for (const [k, i] of after) {
+    const old = before.get(k);
+    if (!old) out.push({ type: 'ADDED', instance: i });
+    else if (old.revision !== i.revision) out.push({ type: 'MODIFIED', instance: i });
+  }
+  for (const [k, i] of before) if (!after.has(k)) out.push({ type: 'DELETED', instance: i });
+  return out;
 }

@@ -125,6 +125,21 @@ const CONFIG_KINDS: Record<string, string> = {
   gw: 'Gateway',
 };
 
+export const INSTANCE_COLUMNS = ['namespace', 'service', 'id', 'address', 'healthy', 'labels'];
+
+export function instanceRow(i: Instance): string[] {
+  return [
+    i.namespace,
+    i.service,
+    i.id,
+    `${i.address}:${i.port}`,
+    i.healthy ? 'yes' : 'NO',
+    Object.entries(i.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+  ];
+}
+
 export const GET_TARGETS = [
   'services',
   'instances',
@@ -170,21 +185,7 @@ export async function getCommand(
   if (w === 'instances' || w === 'instance' || w === 'inst') {
     const { items } = await api.request<{ items: Instance[] }>('GET', '/v1/instances');
     const shown = name ? items.filter((i) => i.service === name) : items;
-    print(format, shown, () =>
-      table(
-        ['namespace', 'service', 'id', 'address', 'healthy', 'labels'],
-        shown.map((i) => [
-          i.namespace,
-          i.service,
-          i.id,
-          `${i.address}:${i.port}`,
-          i.healthy ? 'yes' : 'NO',
-          Object.entries(i.labels)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(','),
-        ]),
-      ),
-    );
+    print(format, shown, () => table(INSTANCE_COLUMNS, shown.map(instanceRow)));
     return 0;
   }
   if (w === 'routes' || w === 'route') {

@@ -3,7 +3,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InstanceRegistration, Snapshot, Violation } from '@weft/model';
+import type { Instance, InstanceRegistration, Snapshot, Violation } from '@weft/model';
 import type { ControlPlane } from '../control-plane.js';
 import type { SnapshotHub } from '../distribute/hub.js';
 import { configKey } from '../keys.js';
@@ -122,8 +122,12 @@ export function createApiServer(opts: ApiOptions): Server {
     [
       'GET',
       /^\/v1\/instances$/,
-      async (_q, res) =>
-        sendJson(res, 200, { items: cp.instanceList().sort((a, b) => a.id.localeCompare(b.id)) }),
+      async (req, res) => {
+        const q = new URL(req.url ?? '/', 'http://x').searchParams;
+        if (q.get('watch') === 'true' || q.get('watch') === '1')
+          return watchInstances(cp, req, res, q.get('service') ?? undefined);
+        sendJson(res, 200, { items: cp.instanceList().sort((a, b) => a.id.localeCompare(b.id)) });
+      },
     ],
     [
       'PUT',
@@ -198,6 +202,49 @@ export function createApiServer(opts: ApiOptions): Server {
     else socket.destroy();
   });
   return server;
+}
+
+/** How often a quiet watch sends a BOOKMARK line, so idle proxies and LBs keep it open. */
+const WATCH_BOOKMARK_MS = 20_000;
+
+/**
+ * `GET /v1/instances?watch=true[&service=NAME]`: newline-delimited JSON, one
+ * `{"type":"ADDED"|"MODIFIED"|"DELETED","object":<instance>}` per line, as Kubernetes watches
+ * read. It starts with an ADDED line per current instance, then follows the store; a
+ * `{"type":"BOOKMARK","revision":N}` line marks that the stream is alive and up to date.
+ */
+async function watchInstances(
+  cp: ControlPlane,
+  req: IncomingMessage,
+  res: ServerResponse,
+  service: string | undefined,
+): Promise<void> {
+  res.writeHead(200, {
+    'content-type': 'application/x-ndjson',
+    'cache-control': 'no-store',
+  });
+  const write = (line: unknown) => res.write(`${JSON.stringify(line)}\n`);
+  const wanted = (i: Instance) => service === undefined || i.service === service;
+  for (const i of cp.instanceList().sort((a, b) => a.id.localeCompare(b.id)))
+    if (wanted(i)) write({ type: 'ADDED', object: i });
+  write({ type: 'BOOKMARK', revision: cp.snapshot()?.version });
+  const off = cp.onInstanceEvents((events) => {
+    for (const e of events) if (wanted(e.instance)) write({ type: e.type, object: e.instance });
+  });
+  const timer = setInterval(
+    () => write({ type: 'BOOKMARK', revision: cp.snapshot()?.version }),
+    WATCH_BOOKMARK_MS,
+  );
+  timer.unref();
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      off();
+      clearInterval(timer);
+      resolve();
+    };
+    req.once('close', done);
+    res.once('close', done);
+  });
 }
 
 export async function listenApi(server: Server, host: string, port: number): Promise<number> {
