@@ -6,10 +6,19 @@
 //
 //   SERVICE=order INSTANCE=order-1 VERSION=v1 PORT=9001 CALLS=user,stock \
 //   WEFT_OUTBOUND=http://127.0.0.1:15001 node examples/seed/service.mjs
+//
+// Started by its sidecar (`weft sidecar --service order -- node examples/seed/service.mjs`), it
+// gets PORT, WEFT_OUTBOUND, WEFT_SERVICE and WEFT_INSTANCE from the sidecar.
+//
+// Fault hooks for the chaos suite (test/chaos), off unless SEED_ADMIN=1. They are on the app's
+// own port, which only its sidecar and the machine's user reach:
+//   POST /admin/fail?status=503&for=5000   every request (health checks too) answers 503 for 5 s
+//   POST /admin/delay?ms=2000&for=10000    every request waits 2 s before it is handled, for 10 s
+//   POST /admin/reset                      ends both at once
 import http from 'node:http';
 
-const service = process.env.SERVICE ?? 'user';
-const instance = process.env.INSTANCE ?? `${service}-${process.pid}`;
+const service = process.env.SERVICE ?? process.env.WEFT_SERVICE ?? 'user';
+const instance = process.env.INSTANCE ?? process.env.WEFT_INSTANCE ?? `${service}-${process.pid}`;
 const version = process.env.VERSION ?? 'v1';
 const port = Number(process.env.PORT ?? 0);
 const calls = (process.env.CALLS ?? '').split(',').filter(Boolean);
@@ -48,7 +57,39 @@ function callService(name, path, requestId) {
   });
 }
 
+const admin = process.env.SEED_ADMIN === '1';
+const faults = { failStatus: 0, failUntil: 0, delayMs: 0, delayUntil: 0 };
+
+function handleAdmin(req, res) {
+  const url = new URL(req.url, 'http://x');
+  const num = (name, def) => {
+    const v = Number(url.searchParams.get(name) ?? def);
+    return Number.isFinite(v) && v >= 0 ? v : def;
+  };
+  if (req.method === 'POST' && url.pathname === '/admin/fail') {
+    faults.failStatus = num('status', 503);
+    faults.failUntil = Date.now() + num('for', 5000);
+  } else if (req.method === 'POST' && url.pathname === '/admin/delay') {
+    faults.delayMs = num('ms', 2000);
+    faults.delayUntil = Date.now() + num('for', 10000);
+  } else if (req.method === 'POST' && url.pathname === '/admin/reset') {
+    faults.failUntil = 0;
+    faults.delayUntil = 0;
+  } else {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(faults));
+}
+
 const server = http.createServer(async (req, res) => {
+  if (admin && req.url.startsWith('/admin/')) return handleAdmin(req, res);
+  if (Date.now() < faults.delayUntil) await new Promise((r) => setTimeout(r, faults.delayMs));
+  if (Date.now() < faults.failUntil) {
+    res.writeHead(faults.failStatus, { 'content-type': 'text/plain' });
+    res.end(`${instance} is failing on purpose (SEED_ADMIN fault hook)\n`);
+    return;
+  }
   const body = { service, instance, version, method: req.method, path: req.url };
   if (calls.length > 0 && req.url !== '/healthz') {
     const id = req.headers['x-request-id'];

@@ -1,6 +1,6 @@
 // The `weft` command. Every subcommand has --help; errors go to stderr with a non-zero exit.
 
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ApiError, createApi } from './api-client.js';
 import { applyCommand, deleteCommand, getCommand, GET_TARGETS } from './commands/config.js';
 import { parseHeader } from './commands/explain.js';
@@ -31,8 +31,24 @@ function positive(v: string): number {
 function duration(v: string): number {
   // A bare number is seconds, as `timeout 30` reads.
   const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : parseDurationMs(v);
-  if (ms === undefined || !(ms > 0)) throw new Error(`"${v}" is not a duration (e.g. 30s, 2m)`);
+  // InvalidArgumentError: commander names the option in the message.
+  if (ms === undefined || !(ms > 0))
+    throw new InvalidArgumentError(`"${v}" is not a duration (e.g. 30s, 2m)`);
   return ms;
+}
+
+function ttlSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 3600)
+    throw new InvalidArgumentError(`"${v}" is not a TTL in whole seconds from 1 to 3600`);
+  return n;
+}
+
+function count(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new InvalidArgumentError(`"${v}" must be a whole number from 1 to 100`);
+  return n;
 }
 
 function explainFormat(v: string): 'text' | 'json' {
@@ -85,6 +101,30 @@ interface ControlFlags {
   dataDir: string;
   store?: string;
   etcdPrefix: string;
+}
+
+interface SidecarFlags {
+  service: string;
+  appPort?: number;
+  appHost: string;
+  host: string;
+  inboundPort: number;
+  outboundPort: number;
+  id?: string;
+  controlPlane?: string;
+  upstreams?: string[];
+  namespace: string;
+  label: Record<string, string>;
+  ttl: number;
+  healthPath?: string;
+  healthInterval: number;
+  healthTimeout: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  propagationTimeout: number;
+  drainTimeout: number;
+  appStopGrace: number;
+  probeInterval?: number;
 }
 
 interface DemoFlags {
@@ -178,9 +218,15 @@ export function buildProgram(): Command {
 
   program
     .command('sidecar')
-    .description('run the sidecar proxy beside one app instance')
+    .description(
+      'run the sidecar proxy beside one app instance; with `-- CMD ARGS`, start the app as its child',
+    )
+    .argument(
+      '[command...]',
+      'after --: the command that starts the app (given PORT, WEFT_OUTBOUND)',
+    )
     .requiredOption('--service <name>', 'service the app belongs to')
-    .requiredOption('--app-port <port>', "the app's port", port)
+    .option('--app-port <port>', "the app's port (default with a command: a free port)", port)
     .option('--app-host <host>', "the app's address", '127.0.0.1')
     .option('--host <host>', 'address the sidecar listens on', '127.0.0.1')
     .option('--inbound-port <port>', 'inbound listener (0 = any free port)', port, 0)
@@ -194,50 +240,101 @@ export function buildProgram(): Command {
     )
     .option('--namespace <ns>', 'namespace of the service', 'default')
     .option('--label <k=v>', 'instance label, e.g. version=v1 (repeatable)', collectLabel, {})
-    .option('--ttl <seconds>', 'registration lease TTL', positive, 10)
-    .option('--probe-interval <ms>', 'how often to probe the app', positive, 1000)
-    .action(
-      async (o: {
-        service: string;
-        appPort: number;
-        appHost: string;
-        host: string;
-        inboundPort: number;
-        outboundPort: number;
-        id?: string;
-        controlPlane?: string;
-        upstreams?: string[];
-        namespace: string;
-        label: Record<string, string>;
-        ttl: number;
-        probeInterval: number;
-      }) => {
-        const { startSidecar } = await import('@weft/proxy');
-        const sc = await startSidecar({
-          control: o.controlPlane ?? program.opts<{ control: string }>().control,
-          ...(o.upstreams ? { upstreams: o.upstreams } : {}),
-          service: o.service,
-          namespace: o.namespace,
-          appPort: o.appPort,
-          appHost: o.appHost,
-          host: o.host,
-          inboundPort: o.inboundPort,
-          outboundPort: o.outboundPort,
-          labels: o.label,
-          ttlSeconds: Math.round(o.ttl),
-          probeIntervalMs: o.probeInterval,
-          ...(o.id ? { id: o.id } : {}),
+    .option('--ttl <seconds>', 'registration lease TTL in whole seconds (1-3600)', ttlSeconds, 10)
+    .option('--health-path <path>', 'health check: HTTP GET this path (default: a TCP connect)')
+    .option(
+      '--health-interval <duration>',
+      'health check interval, e.g. 10s, 500ms',
+      duration,
+      10_000,
+    )
+    .option('--health-timeout <duration>', 'one health check may take this long', duration, 1_000)
+    .option('--healthy-threshold <n>', 'successes in a row that make the app healthy', count, 1)
+    .option('--unhealthy-threshold <n>', 'failures in a row that make it unhealthy', count, 3)
+    .option(
+      '--propagation-timeout <duration>',
+      'on SIGTERM: how long to wait for every proxy to drop this instance',
+      duration,
+      5_000,
+    )
+    .option(
+      '--drain-timeout <duration>',
+      'on SIGTERM: how long in-flight requests get',
+      duration,
+      5_000,
+    )
+    .option(
+      '--app-stop-grace <duration>',
+      "on SIGTERM: between the app's SIGTERM and its SIGKILL",
+      duration,
+      10_000,
+    )
+    .addOption(
+      // Kept for scripts written before --health-interval; milliseconds.
+      new Option('--probe-interval <ms>', 'same as --health-interval, in ms')
+        .argParser(positive)
+        .hideHelp(),
+    )
+    .action(async (command: string[], o: SidecarFlags) => {
+      if (o.appPort === undefined && command.length === 0)
+        throw new Error('give --app-port, or the command that starts the app after --');
+      const { startSidecar } = await import('@weft/proxy');
+      const sc = await startSidecar({
+        control: o.controlPlane ?? program.opts<{ control: string }>().control,
+        ...(o.upstreams ? { upstreams: o.upstreams } : {}),
+        service: o.service,
+        namespace: o.namespace,
+        ...(o.appPort !== undefined ? { appPort: o.appPort } : {}),
+        appHost: o.appHost,
+        host: o.host,
+        inboundPort: o.inboundPort,
+        outboundPort: o.outboundPort,
+        labels: o.label,
+        ttlSeconds: o.ttl,
+        healthCheck: {
+          intervalMs: o.probeInterval ?? o.healthInterval,
+          timeoutMs: o.healthTimeout,
+          healthyThreshold: o.healthyThreshold,
+          unhealthyThreshold: o.unhealthyThreshold,
+          ...(o.healthPath !== undefined ? { httpPath: o.healthPath } : {}),
+        },
+        propagationTimeoutMs: o.propagationTimeout,
+        drainTimeoutMs: o.drainTimeout,
+        appStopGraceMs: o.appStopGrace,
+        ...(command.length > 0 ? { appCommand: command } : {}),
+        ...(o.id ? { id: o.id } : {}),
+      });
+      await sc.ready;
+      ready({
+        role: 'sidecar',
+        id: sc.id,
+        inboundPort: sc.inboundPort,
+        outboundPort: sc.outboundPort,
+        appPort: sc.appPort,
+        ...(sc.appPid !== undefined ? { appPid: sc.appPid } : {}),
+      });
+      void sc.registered.then(() =>
+        process.stdout.write(`${JSON.stringify({ event: 'registered', id: sc.id })}\n`),
+      );
+      let stopping = false;
+      process.exitCode = await new Promise<number>((resolve) => {
+        void untilSignal(() => {
+          stopping = true;
+          return sc.close();
+        }).then(resolve);
+        // An app that ends by itself ends its sidecar too, as a container's main process
+        // does: deregister, drain, exit with the app's status.
+        void sc.appExited?.then(async (e) => {
+          if (stopping) return;
+          stopping = true;
+          process.stderr.write(
+            `weft sidecar: the app exited (${e.signal ?? `code ${e.code}`}); stopping\n`,
+          );
+          await sc.close();
+          resolve(e.code === 0 ? 0 : 1);
         });
-        await sc.ready;
-        ready({
-          role: 'sidecar',
-          id: sc.id,
-          inboundPort: sc.inboundPort,
-          outboundPort: sc.outboundPort,
-        });
-        process.exitCode = await untilSignal(() => sc.close());
-      },
-    );
+      });
+    });
 
   program
     .command('apply')

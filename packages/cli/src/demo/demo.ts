@@ -143,8 +143,8 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
           `version=${version}`,
           '--ttl',
           '5',
-          '--probe-interval',
-          '500',
+          '--health-interval',
+          '500ms',
         ]);
         children.push({ child: sidecar, role: 'sidecar', service, instance });
         const app = await spawnReady(instance, node, [join(SEED_DIR, 'service.mjs')], {

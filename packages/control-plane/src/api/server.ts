@@ -139,18 +139,31 @@ export function createApiServer(opts: ApiOptions): Server {
       'PUT',
       /^\/v1\/instances\/([^/]+)\/health$/,
       async (req, res, [id]) => {
-        const body = (await readJson(req, MAX_SMALL_BYTES)) as { healthy?: unknown };
+        const body = (await readJson(req, MAX_SMALL_BYTES)) as {
+          healthy?: unknown;
+          reason?: unknown;
+        };
         if (typeof body?.healthy !== 'boolean')
-          throw new HttpError(400, 'WEFT_ERR_BAD_REQUEST', 'body must be {"healthy": true|false}');
-        sendJson(res, 200, await registry.setHealth(decodeURIComponent(id ?? ''), body.healthy));
+          throw new HttpError(
+            400,
+            'WEFT_ERR_BAD_REQUEST',
+            'body must be {"healthy": true|false, "reason"?: "why"}',
+          );
+        const inst = await registry.setHealth(decodeURIComponent(id ?? ''), body.healthy);
+        // The sidecar's words for a failed check (e.g. "GET /healthz answered 503"), for operators.
+        log.info(
+          { instance: inst.id, healthy: body.healthy, reason: body.reason },
+          'instance health reported',
+        );
+        sendJson(res, 200, inst);
       },
     ],
     [
       'DELETE',
       /^\/v1\/instances\/([^/]+)$/,
       async (_q, res, [id]) => {
-        await registry.deregister(decodeURIComponent(id ?? ''));
-        sendJson(res, 200, { deregistered: id });
+        const { revision } = await registry.deregister(decodeURIComponent(id ?? ''));
+        sendJson(res, 200, { deregistered: id, revision });
       },
     ],
     ['GET', /^\/v1\/services$/, async (_q, res) => sendJson(res, 200, { items: services(cp) })],

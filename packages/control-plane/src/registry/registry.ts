@@ -110,11 +110,16 @@ export class Registry {
     return { ...stored, leaseId: lease, revision };
   }
 
-  async deregister(id: string): Promise<void> {
+  /**
+   * Removes the instance and returns a revision at which it is gone: a proxy that ACKed a
+   * snapshot of that version or newer no longer routes to it (what a draining sidecar waits for).
+   */
+  async deregister(id: string): Promise<{ revision: number }> {
     const inst = await this.mustFind(id);
     await this.store.revokeLease(inst.leaseId).catch(async () => {
       await this.store.delete(instanceKey(inst.id));
     });
+    return { revision: await this.store.revision() };
   }
 
   private async mustFind(id: string): Promise<Instance> {

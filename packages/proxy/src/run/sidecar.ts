@@ -1,16 +1,24 @@
 // `weft sidecar`: the proxy beside one app instance. Inbound, it forwards mesh traffic to the
 // app; outbound, it gives the app one local address through which it calls other services by
-// name. It registers the instance under a lease, heartbeats it, and probes the app: an app
-// that stops answering is reported unhealthy at once, so it leaves the rotation well before
-// its lease would expire.
+// name. It can start the app itself (`weft sidecar ... -- node app.js`), checks the app's
+// health actively, registers the instance under a lease only once the app is ready, keeps the
+// lease alive, and reports health changes. On shutdown it leaves the rotation before it stops
+// serving: deregister, wait until every proxy runs the change, drain in-flight requests, stop
+// the app, close.
 
-import { connect } from 'node:net';
+import { createServer } from 'node:net';
 import type { InstanceRegistration, ProxyNode } from '@weft/model';
-import { connectSnapshotStream, parseControlUrls } from '../client/stream.js';
+import { connectSnapshotStream } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
 import { createInboundHandler } from '../server/inbound.js';
 import { listen } from '../server/listen.js';
+import { startApp, type AppExit, type AppProcess } from './app-process.js';
+import { createControlApi, type ControlApi } from './control-api.js';
+import { createDrainable } from './drain.js';
+import { DEFAULT_HEALTH_CHECK, startHealthCheck, type HealthCheckOptions } from './health-check.js';
+import { validateThresholds } from './health-state.js';
 import { createLog, type LogFn } from './log.js';
+import { createRegistration } from './registration.js';
 
 export interface SidecarOptions {
   /** Control plane URL, or several replicas' URLs comma-separated. */
@@ -19,8 +27,8 @@ export interface SidecarOptions {
   upstreams?: string[];
   service: string;
   namespace?: string;
-  /** The app's own port (and host, default 127.0.0.1). */
-  appPort: number;
+  /** The app's own port. Required unless `appCommand` is given (then: a free port). */
+  appPort?: number;
   appHost?: string;
   host?: string;
   /** Where the mesh reaches this instance; 0 = any free port. */
@@ -29,22 +37,44 @@ export interface SidecarOptions {
   outboundPort?: number;
   id?: string;
   labels?: Record<string, string>;
+  /** Registration lease TTL; the sidecar keeps it alive at a third of it. Default 10. */
   ttlSeconds?: number;
+  /** The active health check; unset fields take DEFAULT_HEALTH_CHECK's. */
+  healthCheck?: Partial<HealthCheckOptions>;
+  /** @deprecated the health check's interval (`healthCheck.intervalMs`). */
   probeIntervalMs?: number;
+  /** Start the app as a child: argv, run with PORT and WEFT_OUTBOUND in its environment. */
+  appCommand?: string[];
+  /** Extra environment for the app. */
+  appEnv?: Record<string, string>;
+  /** How long shutdown waits for every proxy to ACK the deregistration. Default 5 s. */
+  propagationTimeoutMs?: number;
+  /** How long in-flight requests get to finish on shutdown. Default 5 s (Istio's drain). */
+  drainTimeoutMs?: number;
+  /** Between the app's SIGTERM and its SIGKILL. Default 10 s. */
+  appStopGraceMs?: number;
 }
 
 export interface RunningSidecar {
   id: string;
   inboundPort: number;
   outboundPort: number;
+  appPort: number;
+  /** The app's pid when the sidecar started it. */
+  appPid?: number;
   /** Resolves once the first snapshot is live. */
   ready: Promise<void>;
-  /** Resolves once the app answered and the instance is registered. */
+  /** Resolves once the app passed its readiness check and the instance is registered. */
   registered: Promise<void>;
+  /** When the sidecar started the app: resolves when it exits (by itself or by close()). */
+  appExited?: Promise<AppExit>;
+  /** Graceful shutdown (see the file comment); calling it again returns the same promise. */
   close(): Promise<void>;
 }
 
-const PROBE_FAILURES_TO_UNHEALTHY = 2;
+export const DEFAULT_PROPAGATION_TIMEOUT_MS = 5_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+export const DEFAULT_APP_STOP_GRACE_MS = 10_000;
 
 export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar> {
   const namespace = opts.namespace ?? 'default';
@@ -52,6 +82,21 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
   const log = createLog(`${id}.sidecar`);
   const host = opts.host ?? '127.0.0.1';
   const appHost = opts.appHost ?? '127.0.0.1';
+  const check: HealthCheckOptions = {
+    ...DEFAULT_HEALTH_CHECK,
+    ...(opts.probeIntervalMs !== undefined ? { intervalMs: opts.probeIntervalMs } : {}),
+    ...opts.healthCheck,
+  };
+  const problems = validateThresholds(check);
+  if (!(check.intervalMs > 0)) problems.push('health check interval: must be > 0');
+  if (!(check.timeoutMs > 0)) problems.push('health check timeout: must be > 0');
+  if (check.httpPath !== undefined && !check.httpPath.startsWith('/'))
+    problems.push('health check path: must start with "/"');
+  if (problems.length > 0) throw new Error(`sidecar: ${problems.join('; ')}`);
+  if (opts.appPort === undefined && !opts.appCommand)
+    throw new Error('sidecar: give the app port, or the command that starts the app');
+  const appPort = opts.appPort || (await freePort(appHost));
+
   const node: ProxyNode = {
     id: `${id}.sidecar`,
     role: 'sidecar',
@@ -60,8 +105,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     service: opts.service,
   };
   const dp = createDataPlane({ node, log });
-  const inboundHandler = createInboundHandler({ appHost, appPort: opts.appPort, proxyId: node.id });
-  const inbound = await listen(inboundHandler, {
+  const inboundHandler = createDrainable(
+    createInboundHandler({ appHost, appPort, proxyId: node.id }),
+  );
+  const inbound = await listen(inboundHandler.handler, {
     host,
     port: opts.inboundPort ?? 0,
     proxyId: node.id,
@@ -80,169 +127,146 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     ...(opts.upstreams ? { upstreams: opts.upstreams } : {}),
   });
 
-  const registration: InstanceRegistration = {
-    id,
-    service: opts.service,
-    namespace,
-    address: host,
-    port: inbound.port,
-    labels: { app: opts.service, ...(opts.labels ?? {}) },
-    ttlSeconds: opts.ttlSeconds ?? 10,
-  };
-  const api = createApi(opts.control);
-  const lifecycle = startLifecycle({
+  const api = createControlApi(opts.control);
+  const registration = createRegistration({
     api,
-    registration,
     log,
-    probe: () => probeTcp(appHost, opts.appPort),
-    probeIntervalMs: opts.probeIntervalMs ?? 1_000,
+    registration: {
+      id,
+      service: opts.service,
+      namespace,
+      address: host,
+      port: inbound.port,
+      labels: { app: opts.service, ...(opts.labels ?? {}) },
+      ttlSeconds: opts.ttlSeconds ?? 10,
+    } satisfies InstanceRegistration,
+  });
+
+  let app: AppProcess | undefined;
+  if (opts.appCommand) {
+    app = startApp({
+      command: opts.appCommand,
+      env: {
+        ...opts.appEnv,
+        PORT: String(appPort),
+        WEFT_OUTBOUND: `http://${host}:${outbound.port}`,
+        WEFT_SERVICE: opts.service,
+        WEFT_INSTANCE: id,
+      },
+    });
+  }
+
+  // Readiness gates the first registration: no peer learns of this instance before its app
+  // passed a health check. After that, health flips are reported, not re-registrations.
+  let markRegistered: () => void = () => undefined;
+  const registered = new Promise<void>((r) => (markRegistered = r));
+  let passedReadiness = false;
+  const health = startHealthCheck(appHost, appPort, check, (healthy, reason) => {
+    if (!passedReadiness) {
+      passedReadiness = true;
+      log('info', 'app is ready', { app: appPort });
+      void registration.register().then(markRegistered);
+      return;
+    }
+    log(
+      healthy ? 'info' : 'warn',
+      healthy ? 'app is healthy again' : 'app failed its health check; reported unhealthy',
+      { id, ...(reason ? { reason } : {}) },
+    );
+    registration.reportHealth(healthy, reason);
   });
   log('info', 'sidecar listening', {
     inbound: inbound.port,
     outbound: outbound.port,
-    app: opts.appPort,
+    app: appPort,
+    ...(app ? { appPid: app.pid } : {}),
+    healthCheck: check,
   });
+
+  let closing: Promise<void> | undefined;
+  const shutdown = async () => {
+    health.stop();
+    const revision = await registration.deregister();
+    if (revision !== undefined)
+      await waitForPeers(
+        api,
+        revision,
+        opts.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
+        log,
+      );
+    const cut = await inboundHandler.drain(
+      inbound,
+      opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    );
+    if (cut > 0) log('warn', 'drain timeout: cut requests still in flight', { requests: cut });
+    if (app) {
+      const e = await app.stop(opts.appStopGraceMs ?? DEFAULT_APP_STOP_GRACE_MS);
+      log('info', 'app stopped', { code: e.code, signal: e.signal });
+    }
+    stream.close();
+    await outbound.close();
+    inboundHandler.handler.close();
+    await dp.close();
+    log('info', 'sidecar stopped', { id });
+  };
 
   return {
     id,
     inboundPort: inbound.port,
     outboundPort: outbound.port,
+    appPort,
+    ...(app ? { appPid: app.pid, appExited: app.exited } : {}),
     ready: stream.ready,
-    registered: lifecycle.registered,
-    async close() {
-      await lifecycle.stop();
-      stream.close();
-      await Promise.all([inbound.close(), outbound.close()]);
-      inboundHandler.close();
-      await dp.close();
+    registered,
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
 }
 
-interface Api {
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
-}
-
-function createApi(base: string): Api {
-  // With several replicas, a call that cannot reach one is tried on the next (and the next
-  // call starts there).
-  const roots = parseControlUrls(base);
-  let at = 0;
-  return {
-    async call(method, path, body) {
-      for (let tried = 1; ; tried++) {
-        const root = roots[at % roots.length] as string;
-        let res: Response;
-        try {
-          res = await fetch(`${root}${path}`, {
-            method,
-            headers: body === undefined ? {} : { 'content-type': 'application/json' },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-            signal: AbortSignal.timeout(5_000),
-          });
-        } catch (err) {
-          if (tried >= roots.length) throw err;
-          at++;
-          continue;
-        }
-        const text = await res.text();
-        return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
-      }
-    },
-  };
-}
-
-function probeTcp(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(1_000, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-function startLifecycle(o: {
-  api: Api;
-  registration: InstanceRegistration;
-  log: LogFn;
-  probe: () => Promise<boolean>;
-  probeIntervalMs: number;
-}) {
-  const id = o.registration.id ?? '';
-  const path = `/v1/instances/${encodeURIComponent(id)}`;
-  let stopped = false;
-  let healthy = true;
-  let failures = 0;
-  let registered = false;
-
-  const register = async () => {
-    const r = await o.api.call('POST', '/v1/instances', { ...o.registration });
-    if (r.status !== 201)
-      throw new Error(`registration refused (${r.status}): ${JSON.stringify(r.body)}`);
-    registered = true;
-    healthy = true;
-    o.log('info', 'registered', { id });
-  };
-
-  // Registers only once the app answers (a readiness gate, as Kubernetes does for pods), and
-  // retries until the control plane answers: a sidecar may start before either.
-  const registeredP = (async () => {
-    for (let wait = 50; !stopped; wait = Math.min(wait * 2, 1_000)) {
-      if (!(await o.probe())) {
-        await new Promise((r) => setTimeout(r, wait).unref());
-        continue;
-      }
-      try {
-        await register();
-        return;
-      } catch (err) {
-        o.log('warn', 'registration failed; retrying', { error: (err as Error).message });
-        await new Promise((r) => setTimeout(r, wait).unref());
-      }
-    }
-  })();
-
-  const heartbeatMs = Math.max(200, ((o.registration.ttlSeconds ?? 10) * 1000) / 3);
-  const hb = setInterval(() => {
-    if (!registered || stopped) return;
-    o.api.call('PUT', `${path}/heartbeat`).then(
-      (r) => {
-        // The lease expired (control plane down for longer than the TTL): register again.
-        if (r.status === 404) void register().catch(() => undefined);
-      },
-      (err: Error) => o.log('warn', 'heartbeat failed', { error: err.message }),
+/** Until every connected proxy ACKed `revision` (the instance is out of their rotation). */
+async function waitForPeers(
+  api: ControlApi,
+  revision: number,
+  timeoutMs: number,
+  log: LogFn,
+): Promise<void> {
+  const started = Date.now();
+  try {
+    const r = await api.call(
+      'GET',
+      `/v1/proxies/wait?version=${revision}&timeoutMs=${timeoutMs}`,
+      undefined,
+      timeoutMs + 2_000,
     );
-  }, heartbeatMs);
-  hb.unref();
-
-  const probe = setInterval(() => {
-    if (!registered || stopped) return;
-    void o.probe().then(async (ok) => {
-      failures = ok ? 0 : failures + 1;
-      const next = ok ? true : failures >= PROBE_FAILURES_TO_UNHEALTHY ? false : healthy;
-      if (next === healthy || stopped) return;
-      healthy = next;
-      o.log(
-        next ? 'info' : 'warn',
-        next ? 'app is healthy again' : 'app stopped answering; reported unhealthy',
-        { id },
-      );
-      await o.api.call('PUT', `${path}/health`, { healthy: next }).catch(() => undefined);
+    const body = r.body as { done?: boolean; proxies?: { id: string; state: string }[] };
+    if (r.status === 200 && body.done)
+      log('info', 'every proxy runs the deregistration', {
+        revision,
+        proxies: body.proxies?.length,
+        waitedMs: Date.now() - started,
+      });
+    else
+      log('warn', 'not every proxy ACKed the deregistration in time; draining anyway', {
+        revision,
+        lagging: body.proxies?.filter((p) => p.state !== 'live').map((p) => p.id),
+      });
+  } catch (err) {
+    log('warn', 'cannot wait for proxies: the control plane did not answer', {
+      error: (err as Error).message,
     });
-  }, o.probeIntervalMs);
-  probe.unref();
+  }
+}
 
-  return {
-    registered: registeredP,
-    async stop() {
-      stopped = true;
-      clearInterval(hb);
-      clearInterval(probe);
-      if (registered) await o.api.call('DELETE', path).catch(() => undefined);
-    },
-  };
+/** A free port for an app that must be told its port before it starts. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
 }
