@@ -21,6 +21,7 @@ const pureFolders = [
   'packages/proxy/src/compile/**',
   'packages/proxy/src/filters/**',
   'packages/proxy/src/explain/**',
+  'packages/proxy/src/telemetry/tracing/propagation.ts',
   'packages/control-plane/src/translate/**',
   'packages/model/src/**',
 ];

@@ -25,7 +25,31 @@ const calls = (process.env.CALLS ?? '').split(',').filter(Boolean);
 const outbound = process.env.WEFT_OUTBOUND ? new URL(process.env.WEFT_OUTBOUND) : undefined;
 const agent = new http.Agent({ keepAlive: true });
 
-function callService(name, path, requestId) {
+// Like any app in Istio, this one copies the request's id and trace context to the calls it
+// makes on the request's behalf: the mesh cannot tie an outgoing call to the incoming request
+// that caused it, so without these headers each hop would start a trace of its own.
+const PROPAGATED_HEADERS = [
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+];
+
+function propagatedHeaders(incoming) {
+  const out = {};
+  for (const name of PROPAGATED_HEADERS) {
+    const v = incoming[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+function callService(name, path, propagated) {
   return new Promise((resolve) => {
     if (!outbound) return resolve({ error: 'WEFT_OUTBOUND is not set' });
     const req = http.request(
@@ -35,7 +59,7 @@ function callService(name, path, requestId) {
         path,
         agent,
         // The Host header names the service; the sidecar resolves it through the mesh.
-        headers: { host: name, ...(requestId ? { 'x-request-id': requestId } : {}) },
+        headers: { ...propagated, host: name },
         timeout: 5000,
       },
       (res) => {
@@ -92,8 +116,8 @@ const server = http.createServer(async (req, res) => {
   }
   const body = { service, instance, version, method: req.method, path: req.url };
   if (calls.length > 0 && req.url !== '/healthz') {
-    const id = req.headers['x-request-id'];
-    const results = await Promise.all(calls.map((c) => callService(c, `/${c}`, id)));
+    const propagated = propagatedHeaders(req.headers);
+    const results = await Promise.all(calls.map((c) => callService(c, `/${c}`, propagated)));
     calls.forEach((c, i) => (body[c] = results[i]));
   }
   const text = JSON.stringify(body);

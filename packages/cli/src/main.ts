@@ -125,6 +125,8 @@ interface SidecarFlags {
   drainTimeout: number;
   appStopGrace: number;
   probeInterval?: number;
+  otlpEndpoint?: string;
+  traceSampling?: number;
 }
 
 interface DemoFlags {
@@ -132,6 +134,32 @@ interface DemoFlags {
   dataDir?: string;
   store?: string;
   etcdPrefix: string;
+  otlpEndpoint?: string;
+  traceSampling?: number;
+}
+
+/** `--trace-sampling`: 0 to 100 (percent). */
+function samplingPercent(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100)
+    throw new Error(`"${v}" is not a percentage from 0 to 100 (Istio's default is 1)`);
+  return n;
+}
+
+const OTLP_HELP =
+  'send traces over OTLP/HTTP (protobuf) to this collector, e.g. http://127.0.0.1:4318 (default: tracing off)';
+const SAMPLING_HELP =
+  'percent of new traces to sample; a sampled flag from upstream wins (default 1, as Istio)';
+
+/** The tracing part of a proxy's options, when --otlp-endpoint was given. */
+function tracingFlags(o: { otlpEndpoint?: string; traceSampling?: number }) {
+  if (o.otlpEndpoint === undefined) return {};
+  return {
+    tracing: {
+      otlpEndpoint: o.otlpEndpoint,
+      ...(o.traceSampling !== undefined ? { samplingPercent: o.traceSampling } : {}),
+    },
+  };
 }
 
 export function buildProgram(): Command {
@@ -190,8 +218,12 @@ export function buildProgram(): Command {
       collectLabel,
       {},
     )
+    .option('--otlp-endpoint <url>', OTLP_HELP)
+    .option('--trace-sampling <percent>', SAMPLING_HELP, samplingPercent)
     .action(
       async (o: {
+        otlpEndpoint?: string;
+        traceSampling?: number;
         host: string;
         port: number;
         httpsPort?: number;
@@ -209,6 +241,7 @@ export function buildProgram(): Command {
           namespace: o.namespace,
           labels: Object.keys(o.label).length > 0 ? o.label : { istio: 'ingressgateway' },
           ...(o.id ? { id: o.id } : {}),
+          ...tracingFlags(o),
         });
         await gw.ready;
         ready({ role: 'gateway', id: gw.id, port: gw.port, httpsPort: gw.httpsPort });
@@ -275,6 +308,8 @@ export function buildProgram(): Command {
         .argParser(positive)
         .hideHelp(),
     )
+    .option('--otlp-endpoint <url>', OTLP_HELP)
+    .option('--trace-sampling <percent>', SAMPLING_HELP, samplingPercent)
     .action(async (command: string[], o: SidecarFlags) => {
       if (o.appPort === undefined && command.length === 0)
         throw new Error('give --app-port, or the command that starts the app after --');
@@ -303,6 +338,7 @@ export function buildProgram(): Command {
         appStopGraceMs: o.appStopGrace,
         ...(command.length > 0 ? { appCommand: command } : {}),
         ...(o.id ? { id: o.id } : {}),
+        ...tracingFlags(o),
       });
       await sc.ready;
       ready({
@@ -451,6 +487,12 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'folder for the store and logs (default: a new temporary folder)')
     .option('--store <url>', STORE_HELP)
     .option('--etcd-prefix <prefix>', "where Weft's keys live in etcd", '/weft/')
+    .option('--otlp-endpoint <url>', `${OTLP_HELP}; every proxy of the demo sends its spans there`)
+    .option(
+      '--trace-sampling <percent>',
+      'percent of requests the gateway samples (default with --otlp-endpoint: 100, so that every demo request shows)',
+      samplingPercent,
+    )
     .action(async (o: DemoFlags) => {
       const say = (l: string) => process.stdout.write(`${l}\n`);
       say('Starting the Weft demo mesh…');
@@ -459,6 +501,7 @@ export function buildProgram(): Command {
         port: o.port,
         ...(o.dataDir ? { dataDir: o.dataDir } : {}),
         ...(o.store ? { store: o.store, etcdPrefix: o.etcdPrefix } : {}),
+        ...tracingFlags({ ...o, traceSampling: o.traceSampling ?? 100 }),
         say,
       });
       const g = `http://127.0.0.1:${demo.gatewayPort}`;

@@ -20,6 +20,7 @@ import {
 } from './server/request-handler.js';
 import { tableSwappedChannel } from './telemetry/channels.js';
 import type { LogFn } from './telemetry/log.js';
+import type { Tracer } from './telemetry/tracing/tracer.js';
 import { createAgentPool, type AgentPool, type AgentPoolOptions } from './upstream/agent-pool.js';
 
 export interface DataPlaneOptions {
@@ -39,6 +40,8 @@ export interface DataPlaneOptions {
    * The gateway loads its TLS certificates here.
    */
   beforeSwap?: (table: RouteTable) => (() => void) | undefined;
+  /** Distributed tracing for the gateway and outbound handlers; off when undefined. */
+  tracer?: Tracer | undefined;
 }
 
 export interface DataPlane {
@@ -77,6 +80,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     ...(opts.maxBufferedBodyBytes !== undefined
       ? { maxBufferedBodyBytes: opts.maxBufferedBodyBytes }
       : {}),
+    ...(opts.tracer !== undefined ? { tracer: opts.tracer } : {}),
   };
   const getTable = () => current;
 

@@ -13,3 +13,13 @@ export type { LogFn } from './telemetry/log.js';
 export { checkSnapshot } from './compile/check.js';
 export { CompileError } from './routing/compile-error.js';
 export * from './explain/index.js';
+export {
+  createTracing,
+  parseSamplingPercent,
+  tracesUrl,
+  SPAN_EXPORT_CHANNEL,
+  DEFAULT_TRACE_SAMPLING_PERCENT,
+  type SpanExportEvent,
+  type Tracing,
+  type TracingFlags,
+} from './telemetry/tracing/index.js';

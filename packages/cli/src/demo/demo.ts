@@ -29,6 +29,8 @@ export interface DemoOptions {
   etcdPrefix?: string;
   instancesPerService?: number;
   say?: (line: string) => void;
+  /** Every proxy of the demo sends spans to this OTLP/HTTP collector (`--otlp-endpoint`). */
+  tracing?: { otlpEndpoint: string; samplingPercent?: number };
 }
 
 export interface DemoProcess {
@@ -62,6 +64,16 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
     instance?: string;
   }[] = [];
   const node = process.execPath;
+  const tracingArgs =
+    opts.tracing === undefined
+      ? []
+      : [
+          '--otlp-endpoint',
+          opts.tracing.otlpEndpoint,
+          ...(opts.tracing.samplingPercent !== undefined
+            ? ['--trace-sampling', String(opts.tracing.samplingPercent)]
+            : []),
+        ];
   const weft = (name: string, args: string[]) =>
     spawnReady(name, node, [WEFT_BIN, ...args], {
       logFile: join(logDir, `${name}.log`),
@@ -116,6 +128,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       String(opts.port),
       '--id',
       'gateway',
+      ...tracingArgs,
     ]);
     children.push({ child: gateway, role: 'gateway' });
     const gatewayPort = Number(gateway.ready.port);
@@ -145,6 +158,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
           '5',
           '--health-interval',
           '500ms',
+          ...tracingArgs,
         ]);
         children.push({ child: sidecar, role: 'sidecar', service, instance });
         const app = await spawnReady(instance, node, [join(SEED_DIR, 'service.mjs')], {

@@ -12,6 +12,7 @@ import { createDataPlane } from '../data-plane.js';
 import { normalizeHost } from '../routing/host-table.js';
 import { listen, type Listener } from '../server/listen.js';
 import { loadServerCertificates, type ServerCertificates } from '../tls/server-certificates.js';
+import { createProxyTracing, type TracingFlags } from '../telemetry/tracing/index.js';
 import { createLog } from './log.js';
 
 export interface GatewayOptions {
@@ -26,6 +27,8 @@ export interface GatewayOptions {
    * servers are skipped with a warning (not NACKed): the gateway serves what it can.
    */
   httpsPort?: number;
+  /** Distributed tracing to an OTLP/HTTP collector; off when undefined. */
+  tracing?: TracingFlags;
 }
 
 export interface RunningGateway {
@@ -86,9 +89,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
   };
 
+  // Before anything listens: a bad endpoint is an error at start, not a silent loss later.
+  const tracing = createProxyTracing(opts.tracing, node, log);
   const dp = createDataPlane({
     node,
     log,
+    tracer: tracing?.tracer,
     httpsRedirectPort: () => https?.port,
     beforeSwap: prepareTls,
   });
@@ -119,6 +125,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       });
     } catch (err) {
       await listener.close();
+      await tracing?.close();
       throw err;
     }
   }
@@ -129,7 +136,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     version: () => dp.version(),
     log,
   });
-  log('info', 'gateway listening', { port: listener.port, httpsPort: https?.port });
+  log('info', 'gateway listening', {
+    port: listener.port,
+    httpsPort: https?.port,
+    ...(tracing !== undefined
+      ? { tracing: { endpoint: opts.tracing?.otlpEndpoint, sampling: tracing.tracer.percent } }
+      : {}),
+  });
   return {
     port: listener.port,
     ...(https ? { httpsPort: https.port } : {}),
@@ -139,6 +152,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       stream.close();
       await Promise.all([listener.close(), https?.close()]);
       await dp.close();
+      await tracing?.close();
     },
   };
 }

@@ -17,6 +17,7 @@ import { createControlApi, type ControlApi } from './control-api.js';
 import { createDrainable } from './drain.js';
 import { DEFAULT_HEALTH_CHECK, startHealthCheck, type HealthCheckOptions } from './health-check.js';
 import { validateThresholds } from './health-state.js';
+import { createProxyTracing, type TracingFlags } from '../telemetry/tracing/index.js';
 import { createLog, type LogFn } from './log.js';
 import { createRegistration } from './registration.js';
 
@@ -53,6 +54,8 @@ export interface SidecarOptions {
   drainTimeoutMs?: number;
   /** Between the app's SIGTERM and its SIGKILL. Default 10 s. */
   appStopGraceMs?: number;
+  /** Distributed tracing to an OTLP/HTTP collector; off when undefined. */
+  tracing?: TracingFlags;
 }
 
 export interface RunningSidecar {
@@ -104,9 +107,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     labels: { app: opts.service, ...(opts.labels ?? {}) },
     service: opts.service,
   };
-  const dp = createDataPlane({ node, log });
+  const tracing = createProxyTracing(opts.tracing, node, log);
+  const dp = createDataPlane({ node, log, tracer: tracing?.tracer });
   const inboundHandler = createDrainable(
-    createInboundHandler({ appHost, appPort, proxyId: node.id }),
+    createInboundHandler({ appHost, appPort, proxyId: node.id, tracer: tracing?.tracer }),
   );
   const inbound = await listen(inboundHandler.handler, {
     host,
@@ -207,6 +211,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     await outbound.close();
     inboundHandler.handler.close();
     await dp.close();
+    await tracing?.close();
     log('info', 'sidecar stopped', { id });
   };
 

@@ -16,6 +16,7 @@ import { algorithms } from '../lb/registry.js';
 import type { EndpointState } from '../lb/types.js';
 import { requestEndChannel } from '../telemetry/channels.js';
 import type { LogFn } from '../telemetry/log.js';
+import type { Tracer } from '../telemetry/tracing/tracer.js';
 import { createAgentPool, type AgentPool } from '../upstream/agent-pool.js';
 import { forward, type ForwardTarget } from '../upstream/forward.js';
 import { buildRequestHeaders } from '../upstream/headers.js';
@@ -36,6 +37,8 @@ export interface InboundOptions {
   agents?: AgentPool;
   log?: LogFn;
   now?: () => number;
+  /** Distributed tracing; off when undefined. */
+  tracer?: Tracer | undefined;
 }
 
 export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler {
@@ -96,6 +99,7 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
         scheme: view.scheme,
         ops: NO_HEADER_OPS,
         newRequestId: randomUUID,
+        trace: ctx.trace,
       });
       forward(
         ctx,

@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { requestEndChannel } from '../telemetry/channels.js';
 import type { ForwardContext } from '../upstream/forward.js';
+import type { TraceHop } from '../telemetry/tracing/tracer.js';
 import type { NodeRequestView } from './request-view.js';
 
 export function publishLocal(
@@ -15,6 +16,7 @@ export function publishLocal(
   routeId: string | undefined,
   flag: string | undefined,
 ): void {
+  if (ctx.trace !== undefined) traceLocal(ctx.trace, ctx, res, view, startedAt, flag);
   if (!requestEndChannel.hasSubscribers) return;
   requestEndChannel.publish({
     proxyId: ctx.proxyId,
@@ -30,5 +32,33 @@ export function publishLocal(
     durationMs: startedAt > 0 ? performance.now() - startedAt : 0,
     attempts: 0,
     requestId: undefined,
+  });
+}
+
+/** Spans for a local reply, when tracing is on and the request is sampled. */
+function traceLocal(
+  hop: TraceHop,
+  ctx: ForwardContext,
+  res: ServerResponse,
+  view: NodeRequestView,
+  startedAt: number,
+  flag: string | undefined,
+): void {
+  const req = view.req;
+  const rid = req.headers['x-request-id'];
+  hop.local(req.headers, startedAt, {
+    kind: ctx.kind,
+    method: view.method,
+    scheme: view.scheme,
+    authority: view.rawAuthority,
+    path: view.pathAndQuery,
+    status: res.statusCode,
+    flags: flag,
+    cluster: undefined,
+    endpoint: undefined,
+    requestId: Array.isArray(rid) ? rid[0] : rid,
+    downstreamAddress: req.socket.remoteAddress,
+    userAgent: req.headers['user-agent'],
+    attempts: 0,
   });
 }

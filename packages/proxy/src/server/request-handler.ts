@@ -18,6 +18,7 @@ import type {
 import { findMatchingBlock } from '../routing/match-block.js';
 import { requestEndChannel, type ProxyKind } from '../telemetry/channels.js';
 import type { LogFn } from '../telemetry/log.js';
+import type { Tracer } from '../telemetry/tracing/tracer.js';
 import { createAgentPool, type AgentPool } from '../upstream/agent-pool.js';
 import { forward, type ForwardContext } from '../upstream/forward.js';
 import { buildRequestHeaders } from '../upstream/headers.js';
@@ -45,6 +46,8 @@ export interface RequestHandlerOptions {
   maxBufferedBodyBytes?: number;
   /** Who may ask for `x-weft-explain`; default: loopback clients only. */
   explainPolicy?: ExplainPolicy;
+  /** Distributed tracing; off when undefined. */
+  tracer?: Tracer | undefined;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -64,6 +67,7 @@ export function createForwardContext(
     log: opts.log,
     connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     maxBufferedBodyBytes: opts.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES,
+    trace: opts.tracer?.hop(kind),
   };
 }
 
@@ -239,6 +243,7 @@ function handle(
     scheme: view.scheme,
     ops: dest.request,
     newRequestId: randomUUID,
+    trace: ctx.trace,
   });
   forward(
     ctx,

@@ -27,6 +27,7 @@ import {
   type RequestEndEvent,
 } from '../telemetry/channels.js';
 import type { LogFn } from '../telemetry/log.js';
+import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
 import type { AgentPool } from './agent-pool.js';
 import { buildResponseHeaders, EXPLAIN_HEADER, type RequestHeadersResult } from './headers.js';
 
@@ -41,6 +42,8 @@ export interface ForwardContext {
   readonly connectTimeoutMs: number;
   /** Bodies up to this size are buffered so that they can be retried; larger ones stream. */
   readonly maxBufferedBodyBytes: number;
+  /** Tracing for this listener; undefined when tracing is off. */
+  readonly trace: TraceHop | undefined;
 }
 
 export interface ForwardTarget {
@@ -183,6 +186,8 @@ class Exchange {
       return;
     }
     this.endpoint = ep;
+    if (this.attempts === 1 && this.headers.trace !== undefined)
+      this.headers.trace.clientStartedAt = performance.now();
     // In flight from here until the try completes or fails (releaseLoad).
     this.releaseLoad();
     this.load = ep.load;
@@ -408,6 +413,7 @@ class Exchange {
     this.clearTimers();
     this.releaseLoad();
     if (requestEndChannel.hasSubscribers) this.publishEnd();
+    if (this.headers.trace !== undefined) this.endTrace(this.headers.trace);
   }
 
   onUpstreamResponseClose(ures: IncomingMessage): void {
@@ -557,6 +563,26 @@ class Exchange {
         reason,
       });
     }
+  }
+
+  /** A sampled request's spans (telemetry/tracing/). */
+  endTrace(trace: RequestTrace): void {
+    const ua = this.req.headers['user-agent'];
+    this.ctx.trace?.end(trace, {
+      kind: this.ctx.kind,
+      method: this.down.method,
+      scheme: (this.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+      authority: this.req.headers.host ?? this.down.authority,
+      path: this.req.url ?? this.down.originalPath,
+      status: this.res.headersSent ? this.res.statusCode : 0,
+      flags: joinFlags(this.target.injectedFlag, this.flags),
+      cluster: this.target.cluster.name,
+      endpoint: this.endpoint?.key,
+      requestId: this.headers.requestId,
+      downstreamAddress: this.req.socket.remoteAddress,
+      userAgent: ua,
+      attempts: this.attempts,
+    });
   }
 
   publishEnd(): void {

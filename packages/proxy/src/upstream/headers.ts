@@ -3,6 +3,8 @@
 // case the peer sent. Hop-by-hop headers (RFC 9110 7.6.1) never cross the proxy.
 
 import type { CompiledHeaderOps } from '../compile/types.js';
+import { emptyRawTraceHeaders, type RawTraceHeaders } from '../telemetry/tracing/propagation.js';
+import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
 
 const enum Special {
   HopByHop = 1,
@@ -16,6 +18,14 @@ const enum Special {
   RequestId,
   Expect,
   Explain,
+  TraceParent,
+  TraceState,
+  B3,
+  B3TraceId,
+  B3SpanId,
+  B3ParentSpanId,
+  B3Sampled,
+  B3Flags,
 }
 
 export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -55,6 +65,20 @@ const REQUEST_SPECIAL = new Map<string, Special>([
   [EXPLAIN_HEADER, Special.Explain],
 ]);
 
+// With tracing on, the trace headers are read and written anew (telemetry/tracing/); with it
+// off they are ordinary headers, and the map without them keeps that path as it was.
+const TRACED_REQUEST_SPECIAL = new Map<string, Special>([
+  ...REQUEST_SPECIAL,
+  ['traceparent', Special.TraceParent],
+  ['tracestate', Special.TraceState],
+  ['b3', Special.B3],
+  ['x-b3-traceid', Special.B3TraceId],
+  ['x-b3-spanid', Special.B3SpanId],
+  ['x-b3-parentspanid', Special.B3ParentSpanId],
+  ['x-b3-sampled', Special.B3Sampled],
+  ['x-b3-flags', Special.B3Flags],
+]);
+
 /** What building the upstream request headers found out about the request. */
 export interface RequestHeadersResult {
   headers: string[];
@@ -65,6 +89,8 @@ export interface RequestHeadersResult {
   requestId: string;
   /** The request carried `x-weft-explain` (any value but `0`). */
   explain: boolean;
+  /** Set when tracing is on and the request is sampled: its spans are recorded at the end. */
+  trace: RequestTrace | undefined;
 }
 
 export interface RequestHeadersInput {
@@ -76,6 +102,8 @@ export interface RequestHeadersInput {
   scheme: string;
   ops: CompiledHeaderOps;
   newRequestId: () => string;
+  /** Tracing, when on: reads the incoming context and writes the one to send upstream. */
+  trace?: TraceHop | undefined;
 }
 
 export function buildRequestHeaders(
@@ -92,12 +120,15 @@ export function buildRequestHeaders(
   let requestId: string | undefined;
   let connectionTokens: string[] | undefined;
   let explain = false;
+  const trace = input.trace;
+  const specials = trace === undefined ? REQUEST_SPECIAL : TRACED_REQUEST_SPECIAL;
+  let rawTrace: RawTraceHeaders | undefined;
 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    const special = REQUEST_SPECIAL.get(lower);
+    const special = specials.get(lower);
     if (special === undefined) {
       if (dropOps === undefined || !dropOps.has(lower)) out.push(name, value);
       continue;
@@ -142,6 +173,33 @@ export function buildRequestHeaders(
           out.push(name, value);
         }
         break;
+      // The first of each trace header counts; all of them are replaced on the way out.
+      case Special.TraceParent:
+        (rawTrace ??= emptyRawTraceHeaders()).traceparent ??= value;
+        break;
+      case Special.TraceState:
+        // Several tracestate headers are one list (W3C Trace Context 3.3.1.1).
+        rawTrace ??= emptyRawTraceHeaders();
+        rawTrace.tracestate =
+          rawTrace.tracestate === undefined ? value : `${rawTrace.tracestate},${value}`;
+        break;
+      case Special.B3:
+        (rawTrace ??= emptyRawTraceHeaders()).b3 ??= value;
+        break;
+      case Special.B3TraceId:
+        (rawTrace ??= emptyRawTraceHeaders()).b3TraceId ??= value;
+        break;
+      case Special.B3SpanId:
+        (rawTrace ??= emptyRawTraceHeaders()).b3SpanId ??= value;
+        break;
+      case Special.B3Sampled:
+        (rawTrace ??= emptyRawTraceHeaders()).b3Sampled ??= value;
+        break;
+      case Special.B3Flags:
+        (rawTrace ??= emptyRawTraceHeaders()).b3Flags ??= value;
+        break;
+      case Special.B3ParentSpanId:
+        break;
     }
   }
 
@@ -158,6 +216,7 @@ export function buildRequestHeaders(
     requestId = input.newRequestId();
     out.push('x-request-id', requestId);
   }
+  const traced = trace === undefined ? undefined : trace.begin(rawTrace, out);
   const append = ops.append;
   for (let i = 0; i < append.length; i++) out.push(append[i]!);
 
@@ -167,6 +226,7 @@ export function buildRequestHeaders(
     hasBody: chunked || contentLength > 0,
     requestId,
     explain,
+    trace: traced,
   };
 }
 
