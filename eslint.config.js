@@ -18,6 +18,8 @@ const pureFolders = [
   'packages/proxy/src/routing/**',
   'packages/proxy/src/lb/**',
   'packages/proxy/src/outlier/**',
+  'packages/proxy/src/circuit-breaker/**',
+  'packages/proxy/src/retry-budget/**',
   'packages/proxy/src/compile/**',
   'packages/proxy/src/filters/**',
   'packages/proxy/src/explain/**',

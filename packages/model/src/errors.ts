@@ -24,6 +24,8 @@ export const ResponseFlag = {
   FaultInjected: 'FI',
   /** Fault injection delayed the request. */
   DelayInjected: 'DI',
+  /** Weft's own: a retry was skipped because the cluster's retry budget was spent (telemetry only). */
+  RetryBudgetExhausted: 'RBX',
 } as const;
 export type ResponseFlag = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 
@@ -34,6 +36,8 @@ export const ErrorCode = {
   UpstreamConnect: 'WEFT_ERR_UPSTREAM_CONNECT',
   UpstreamReset: 'WEFT_ERR_UPSTREAM_RESET',
   UpstreamTimeout: 'WEFT_ERR_UPSTREAM_TIMEOUT',
+  /** A circuit breaker (DestinationRule connectionPool limit) refused the request. */
+  UpstreamOverflow: 'WEFT_ERR_UPSTREAM_OVERFLOW',
   BadRequest: 'WEFT_ERR_BAD_REQUEST',
   NoSnapshot: 'WEFT_ERR_NO_SNAPSHOT',
 } as const;

@@ -53,6 +53,8 @@ export interface RetryPolicy {
   /** Envoy retry_on conditions, e.g. connect-failure, refused-stream, 5xx, retriable-status-codes. */
   retryOn: string[];
   retriableStatusCodes: number[];
+  /** VirtualService retries.backoff: Envoy's base interval (25 ms when absent); the cap is 10x. */
+  backoffBaseMs?: number;
 }
 
 /** Istio's HTTPFaultInjection, applied by the client-side proxy before routing. */
@@ -183,7 +185,42 @@ export interface Cluster {
   hash?: ConsistentHash;
   /** Slow start: a new endpoint's share ramps up over this long (warmupDurationSecs). */
   warmupMs?: number;
+  /** DestinationRule outlierDetection, defaults filled in; absent = Weft's default ejection. */
+  outlier?: OutlierPolicy;
+  /** DestinationRule connectionPool; absent fields (and Istio's 0 = default) are unlimited. */
+  pool?: ConnectionPoolPolicy;
+  /** DestinationRule retryBudget (Envoy's: a share of active requests); absent = Weft's default. */
+  retryBudget?: { percent: number; minRetryConcurrency: number };
   endpoints: Endpoint[];
+}
+
+/** Istio's OutlierDetection with its defaults filled in (docs/reliability.md). */
+export interface OutlierPolicy {
+  /** 0 = off. Istio's default is 5. */
+  consecutive5xxErrors: number;
+  /** 502, 503 and 504 (and local failures); 0 = off, Istio's default. */
+  consecutiveGatewayErrors: number;
+  intervalMs: number;
+  baseEjectionMs: number;
+  /** 0-100; Istio's default is 10. */
+  maxEjectionPercent: number;
+  /** 0-100; below this share of non-ejected endpoints the cluster ignores ejections (panic). */
+  minHealthPercent: number;
+}
+
+/** Istio's ConnectionPoolSettings as circuit breakers; each limit absent = unlimited. */
+export interface ConnectionPoolPolicy {
+  maxConnections?: number;
+  maxPendingRequests?: number;
+  /** http2MaxRequests: concurrent requests, HTTP/1.1 included (as in Envoy). */
+  maxRequests?: number;
+  /** 1 = no keep-alive. */
+  maxRequestsPerConnection?: number;
+  /** Concurrent retries. */
+  maxRetries?: number;
+  connectTimeoutMs?: number;
+  /** Upstream idle connections close after this (http.idleTimeout, else tcp.idleTimeout). */
+  idleTimeoutMs?: number;
 }
 
 export interface GatewayServer {

@@ -5,6 +5,7 @@
 // request halfway.
 
 import type { ProxyNode, Snapshot } from '@weft/model';
+import { createClusterStates, type ClusterStates } from './compile/cluster-policy.js';
 import { compileSnapshot } from './compile/compile-snapshot.js';
 import type { RouteTable } from './compile/types.js';
 import { createEndpointLoadTracker } from './lb/endpoint-load.js';
@@ -21,6 +22,7 @@ import {
 import { tableSwappedChannel } from './telemetry/channels.js';
 import type { LogFn } from './telemetry/log.js';
 import type { Tracer } from './telemetry/tracing/tracer.js';
+import type { RetryBudgetConfig } from './retry-budget/index.js';
 import { createAgentPool, type AgentPool, type AgentPoolOptions } from './upstream/agent-pool.js';
 
 export interface DataPlaneOptions {
@@ -29,6 +31,8 @@ export interface DataPlaneOptions {
   random?: () => number;
   log?: LogFn;
   health?: HealthTrackerOptions;
+  /** The default retry budget (Linkerd's 20 %, 10/s floor, 10 s window when not given). */
+  retryBudget?: RetryBudgetConfig;
   agents?: AgentPoolOptions;
   connectTimeoutMs?: number;
   maxBufferedBodyBytes?: number;
@@ -53,6 +57,8 @@ export interface DataPlane {
   gatewayHandler(): ProxyRequestHandler;
   outboundHandler(): ProxyRequestHandler;
   readonly health: HealthTracker;
+  /** Circuit-breaker counts and retry budgets per cluster, kept across swaps. */
+  readonly clusterStates: ClusterStates;
   readonly agents: AgentPool;
   /** Destroys pooled connections and stops housekeeping. Close listeners first. */
   close(): Promise<void>;
@@ -65,6 +71,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const health = createHealthTracker(opts.health);
   // In-flight counts, latency estimates and first-seen times, kept across swaps like health.
   const load = createEndpointLoadTracker();
+  const clusterStates = createClusterStates(opts.retryBudget);
   const agents = createAgentPool(opts.agents);
   let current: RouteTable | undefined;
   let gateway: ProxyRequestHandler | undefined;
@@ -90,6 +97,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     agents.retain(keys, t);
     health.retain(keys, t);
     load.retain(keys);
+    clusterStates.retain(new Set(current?.clusters.keys() ?? []));
   };
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
   timer.unref();
@@ -100,6 +108,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         node: opts.node,
         health,
         load,
+        clusterStates,
         now: now(),
         httpsRedirectPort: opts.httpsRedirectPort?.(),
       });
@@ -141,6 +150,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       return outbound;
     },
     health,
+    clusterStates,
     agents,
     close() {
       clearInterval(timer);

@@ -72,7 +72,7 @@ export interface HttpRouteIn {
     uriRegexRewrite?: { match: string; rewrite: string };
   };
   timeout?: string;
-  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string; backoff?: string };
   headers?: HeadersIn;
   fault?: {
     /** `exponentialDelay` is not supported: a delay without `fixedDelay` is dropped. */
@@ -121,6 +121,25 @@ export interface LoadBalancerIn {
 
 export interface TrafficPolicyIn {
   loadBalancer?: LoadBalancerIn;
+  connectionPool?: {
+    tcp?: { maxConnections?: number; connectTimeout?: string; idleTimeout?: string };
+    http?: {
+      http1MaxPendingRequests?: number;
+      http2MaxRequests?: number;
+      maxRequestsPerConnection?: number;
+      maxRetries?: number;
+      idleTimeout?: string;
+    };
+  };
+  outlierDetection?: {
+    consecutive5xxErrors?: number;
+    consecutiveGatewayErrors?: number;
+    interval?: string;
+    baseEjectionTime?: string;
+    maxEjectionPercent?: number;
+    minHealthPercent?: number;
+  };
+  retryBudget?: { percent?: { value?: number }; minRetryConcurrency?: number };
 }
 
 export interface DestinationRuleIn {

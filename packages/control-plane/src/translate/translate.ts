@@ -40,6 +40,7 @@ import type {
   TranslateInput,
   VirtualServiceIn,
 } from './input.js';
+import { clusterPoliciesOf } from './cluster-policy.js';
 
 const MESH = 'mesh';
 const LB_POLICIES: ReadonlySet<string> = new Set([
@@ -263,7 +264,8 @@ function toAction(r: HttpRouteIn, ns: string): Route['action'] {
   // Istio: a timeout of 0s means "no timeout", the same as leaving it out.
   if (timeoutMs !== undefined && timeoutMs > 0) action.timeoutMs = timeoutMs;
   if (r.retries) {
-    const parts = (r.retries.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,5xx')
+    // No retryOn: the proxy applies Weft's default conditions, which depend on the method.
+    const parts = (r.retries.retryOn ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
@@ -273,11 +275,14 @@ function toAction(r: HttpRouteIn, ns: string): Route['action'] {
       retryOn.push('retriable-status-codes');
     const per =
       r.retries.perTryTimeout !== undefined ? parseDurationMs(r.retries.perTryTimeout) : undefined;
+    const backoff =
+      r.retries.backoff !== undefined ? parseDurationMs(r.retries.backoff) : undefined;
     action.retries = {
       attempts: r.retries.attempts ?? 0,
       retryOn,
       retriableStatusCodes: codes,
       ...(per !== undefined && per > 0 ? { perTryTimeoutMs: per } : {}),
+      ...(backoff !== undefined && backoff > 0 ? { backoffBaseMs: backoff } : {}),
     };
   }
   const rw = r.rewrite;
@@ -532,6 +537,7 @@ function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn
       name: clusterName(fqdn),
       service: fqdn,
       ...lbOf(dr?.spec.trafficPolicy),
+      ...clusterPoliciesOf(dr?.spec.trafficPolicy),
       endpoints: list.map(toEndpoint),
     });
     for (const subset of dr?.spec.subsets ?? []) {
@@ -541,6 +547,7 @@ function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn
         service: fqdn,
         subset: subset.name,
         ...lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
+        ...clusterPoliciesOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
         endpoints: list
           .filter((i) => Object.entries(labels).every(([k, v]) => i.labels[k] === v))
           .map(toEndpoint),

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyHeaderOps, compileHeaderOps, NO_HEADER_OPS } from './header-ops.js';
-import { compileRetryPolicy, isRetriableResponse, retryBackoffMs } from './retry-policy.js';
+import {
+  compileRetryPolicy,
+  isRetriableResponse,
+  retryBackoffMs,
+  retryPolicyFor,
+} from './retry-policy.js';
 import { redirectLocation, rewritePath } from './rewrite.js';
 import type { RedirectRouteAction } from './types.js';
 
@@ -147,15 +152,52 @@ describe('compileHeaderOps', () => {
 });
 
 describe('compileRetryPolicy', () => {
-  it("no policy is Istio's default: 2 retries on connect failure, gRPC unavailable/cancelled", () => {
+  it("no policy is Weft's default: connect failures for all, reset/503 for idempotent methods", () => {
     const p = compileRetryPolicy(undefined);
     assert.equal(p.retries, 2);
     assert.equal(p.connectFailure, true);
     assert.equal(p.reset, false);
-    assert.deepEqual(p.grpcCodes, [1, 14]);
-    assert.deepEqual(p.statusCodes, []);
-    assert.equal(isRetriableResponse(p, 503, -1), false, 'a plain 503 is not retried by default');
-    assert.equal(isRetriableResponse(p, 200, 14), true);
+    assert.deepEqual(p.grpcCodes, []);
+    assert.equal(isRetriableResponse(p, 503, -1), false, 'a POST that reached the app: never');
+    const post = retryPolicyFor(p, 'POST');
+    assert.equal(post, p);
+    for (const m of ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']) {
+      const q = retryPolicyFor(p, m);
+      assert.equal(q.retries, 2, m);
+      assert.equal(q.connectFailure && q.reset, true, m);
+      assert.equal(isRetriableResponse(q, 503, -1), true, m);
+      assert.equal(isRetriableResponse(q, 500, -1), false, m);
+      assert.equal(q.perTryTimeoutRetriable, false, m);
+    }
+    assert.equal(retryPolicyFor(p, 'PATCH'), p);
+  });
+
+  it('a route that lists conditions gets them for every method, POST included', () => {
+    const p = compileRetryPolicy({ attempts: 3, retryOn: ['5xx'], retriableStatusCodes: [] });
+    assert.equal(retryPolicyFor(p, 'POST'), p);
+    assert.equal(isRetriableResponse(p, 503, -1), true);
+    assert.equal(p.idempotent, undefined);
+  });
+
+  it('retriable-headers and backoff', () => {
+    const p = compileRetryPolicy({
+      attempts: 1,
+      retryOn: ['retriable-headers'],
+      retriableStatusCodes: [],
+      backoffBaseMs: 100,
+    });
+    assert.equal(p.retriableHeaders, true);
+    assert.equal(p.backoffMaxMs, 1000);
+    assert.throws(
+      () =>
+        compileRetryPolicy({
+          attempts: 1,
+          retryOn: [],
+          retriableStatusCodes: [],
+          backoffBaseMs: -1,
+        }),
+      /backoffBaseMs/,
+    );
   });
 
   it('attempts 0 disables retries; attempts without retryOn uses the default conditions', () => {

@@ -32,6 +32,7 @@ import { compileRouteFilters } from '../filters/index.js';
 import { compileMirrors } from '../filters/mirror/index.js';
 import { compileHeaderOps } from './header-ops.js';
 import { compileRetryPolicy } from './retry-policy.js';
+import { compileClusterPolicy, createClusterStates, type ClusterStates } from './cluster-policy.js';
 import { compileUriRegexRewrite } from './rewrite.js';
 import type {
   CompiledAction,
@@ -48,6 +49,8 @@ export interface CompileOptions {
   health: HealthTracker;
   /** Shared across compiles so that in-flight counts, latency and warm-up survive swaps. */
   load?: EndpointLoadTracker;
+  /** Shared across compiles: circuit-breaker counts and retry budgets per cluster name. */
+  clusterStates?: ClusterStates;
   /** When endpoints new to `load` count as first seen (slow start); 0 when not given. */
   now?: number;
   /** The gateway's HTTPS listener port, for httpsRedirect Locations (443 when not given). */
@@ -84,10 +87,13 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
 
   const load = opts.load ?? createEndpointLoadTracker();
   const now = opts.now ?? 0;
+  const states = opts.clusterStates ?? createClusterStates();
   const clusters = new Map<string, RuntimeCluster>();
   const endpointKeys = new Set<string>();
   for (const [i, c] of list(snapshot.clusters, 'clusters').entries()) {
-    const rc = section(() => at(`clusters[${i}]`, () => compileCluster(c, opts.health, load, now)));
+    const rc = section(() =>
+      at(`clusters[${i}]`, () => compileCluster(c, opts.health, load, now, states)),
+    );
     if (rc === undefined) continue;
     if (clusters.has(rc.name)) {
       section(() => {
@@ -164,6 +170,7 @@ function compileCluster(
   health: HealthTracker,
   load: EndpointLoadTracker,
   now: number,
+  states: ClusterStates,
 ): RuntimeCluster {
   if (typeof c !== 'object' || c === null) throw new Error('must be an object');
   if (typeof c.name !== 'string' || c.name === '')
@@ -212,6 +219,7 @@ function compileCluster(
     lb,
     hashPolicy: hash === undefined ? undefined : compileHashPolicy(hash),
     warmupMs,
+    resilience: compileClusterPolicy(c, health.defaultPolicy, states),
   };
 }
 

@@ -14,37 +14,63 @@ const GRPC_CODES: Readonly<Record<string, number>> = {
 };
 
 // Known to Envoy and accepted by Istio's validation, but meaningless for HTTP/1.1 upstreams
-// or not implemented yet; accepted so that valid Istio config compiles.
+// (refused-stream is an HTTP/2 stream error; nothing here produces it) or rate-limit filters
+// Weft does not have; accepted so that valid Istio config compiles.
 const ACCEPTED_NOOP = new Set([
   'refused-stream',
-  'retriable-headers',
   'envoy-ratelimited',
   'http3-post-connect-failure',
 ]);
 
+/** Methods that can do no harm if sent twice (RFC 9110 section 9.2.2). */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PUT',
+  'DELETE',
+  'TRACE',
+]);
+
 /**
- * Istio's default outbound policy when a route has no `retries` (istio-semantics 1.7):
- * 2 retries on connect-failure, refused-stream, unavailable, cancelled and
- * retriable-status-codes with no codes listed. Current istiod lists no codes, so a plain 503
- * from the app is passed through, not retried (older Istio releases listed 503 here).
+ * Weft's default when a route sets no `retries`, or sets `attempts` without `retryOn`
+ * (docs/reliability.md): 2 retries of what cannot do harm twice. Connection failures (the
+ * request was never sent) for every method; for idempotent methods also resets, refused
+ * streams and 503s. A POST that reached the application is never retried unless a route says
+ * so. Istio's default also retries gRPC unavailable/cancelled, which would repeat POSTs.
  */
-export const ISTIO_DEFAULT_RETRY: RetryPolicy = {
+export const WEFT_DEFAULT_RETRY: RetryPolicy = {
   attempts: 2,
-  retryOn: [
-    'connect-failure',
-    'refused-stream',
-    'unavailable',
-    'cancelled',
-    'retriable-status-codes',
-  ],
+  retryOn: ['connect-failure'],
   retriableStatusCodes: [],
 };
+const WEFT_DEFAULT_IDEMPOTENT_RETRY_ON = ['connect-failure', 'reset', 'refused-stream', '503'];
+
+/** @deprecated name kept for callers; the default is Weft's (see WEFT_DEFAULT_RETRY). */
+export const ISTIO_DEFAULT_RETRY = WEFT_DEFAULT_RETRY;
 
 export const BACKOFF_BASE_MS = 25;
 
+/** The policy a request of this method follows: the default one differs for idempotent ones. */
+export function retryPolicyFor(p: CompiledRetryPolicy, method: string): CompiledRetryPolicy {
+  return p.idempotent !== undefined && IDEMPOTENT_METHODS.has(method) ? p.idempotent : p;
+}
+
 export function compileRetryPolicy(policy: RetryPolicy | undefined): CompiledRetryPolicy {
-  const p = policy ?? ISTIO_DEFAULT_RETRY;
+  const p = policy ?? WEFT_DEFAULT_RETRY;
   if (typeof p !== 'object' || p === null) throw new CompileError('', 'must be an object');
+  // `attempts` set with no retryOn (or no policy at all) takes Weft's default conditions,
+  // which depend on the method: compile both variants now, pick per request.
+  const defaults = policy === undefined || p.retryOn === undefined || p.retryOn.length === 0;
+  const compiled = compileConditions(p, defaults ? WEFT_DEFAULT_RETRY.retryOn : p.retryOn);
+  if (!defaults || compiled.retries === 0) return compiled;
+  return {
+    ...compiled,
+    idempotent: compileConditions(p, WEFT_DEFAULT_IDEMPOTENT_RETRY_ON),
+  };
+}
+
+function compileConditions(p: RetryPolicy, conditions: readonly string[]): CompiledRetryPolicy {
   const attempts = p.attempts ?? 0;
   if (typeof attempts !== 'number' || !Number.isFinite(attempts)) {
     throw new CompileError('attempts', 'must be a number');
@@ -53,15 +79,17 @@ export function compileRetryPolicy(policy: RetryPolicy | undefined): CompiledRet
   if (typeof perTry !== 'number' || !(perTry >= 0)) {
     throw new CompileError('perTryTimeoutMs', 'must be a non-negative number');
   }
-  // `attempts` set with no retryOn takes the default conditions (Istio).
-  const conditions =
-    p.retryOn === undefined || p.retryOn.length === 0 ? ISTIO_DEFAULT_RETRY.retryOn : p.retryOn;
+  const backoff = p.backoffBaseMs ?? BACKOFF_BASE_MS;
+  if (typeof backoff !== 'number' || !(backoff > 0)) {
+    throw new CompileError('backoffBaseMs', 'must be a number > 0');
+  }
   const flags = {
     connectFailure: false,
     reset: false,
     any5xx: false,
     gatewayError: false,
     retriable4xx: false,
+    retriableHeaders: false,
   };
   let statusCodesOn = false;
   const codes = new Set<number>();
@@ -99,6 +127,9 @@ export function compileRetryPolicy(policy: RetryPolicy | undefined): CompiledRet
       case 'retriable-status-codes':
         statusCodesOn = true;
         break;
+      case 'retriable-headers':
+        flags.retriableHeaders = true;
+        break;
       default:
         if (c in GRPC_CODES) grpc.add(GRPC_CODES[c]!);
         else if (!ACCEPTED_NOOP.has(c)) {
@@ -121,8 +152,9 @@ export function compileRetryPolicy(policy: RetryPolicy | undefined): CompiledRet
     statusCodes: statusCodesOn ? [...codes].sort((a, b) => a - b) : [],
     grpcCodes: [...grpc].sort((a, b) => a - b),
     perTryTimeoutRetriable: flags.any5xx || flags.gatewayError,
-    backoffBaseMs: BACKOFF_BASE_MS,
-    backoffMaxMs: BACKOFF_BASE_MS * 10,
+    // Envoy: the cap is 10 times the base (25 ms and 250 ms by default).
+    backoffBaseMs: backoff,
+    backoffMaxMs: backoff * 10,
     conditions: conditions.map((c) => c.trim()),
   };
 }
@@ -143,7 +175,10 @@ export function isRetriableResponse(
   return false;
 }
 
-/** Envoy's backoff: full jitter over an exponentially growing window, capped at 10x base. */
+/**
+ * Envoy's backoff: full jitter over an exponentially growing window, capped at 10x base.
+ * `retry` is 1 for the first retry.
+ */
 export function retryBackoffMs(
   p: CompiledRetryPolicy,
   retry: number,

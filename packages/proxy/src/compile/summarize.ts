@@ -7,6 +7,7 @@ import type {
   CompiledAction,
   CompiledHeaderOps,
   CompiledRetryPolicy,
+  RuntimeCluster,
   CompiledVirtualHost,
   RouteTable,
 } from './types.js';
@@ -29,6 +30,7 @@ export function summarizeRouteTable(t: RouteTable): unknown {
       algorithm: c.algorithm,
       ...(c.hashPolicy !== undefined ? { hash: c.hashPolicy.description } : {}),
       ...(c.warmupMs ? { warmupMs: c.warmupMs } : {}),
+      ...summarizeResilience(c),
       endpoints: c.endpoints.map((e) => ({
         id: e.id,
         key: e.key,
@@ -157,5 +159,32 @@ function summarizeRetry(p: CompiledRetryPolicy) {
     conditions: p.conditions,
     statusCodes: p.statusCodes,
     grpcCodes: p.grpcCodes,
+    ...(p.idempotent !== undefined ? { idempotentConditions: p.idempotent.conditions } : {}),
+  };
+}
+
+/** Only what a DestinationRule set: clusters on the defaults read as before. */
+function summarizeResilience(c: RuntimeCluster) {
+  const r = c.resilience;
+  if (r === undefined) return {};
+  const l = r.breaker?.limits;
+  const finite = (n: number | undefined) => (n === undefined || n === Infinity ? undefined : n);
+  return {
+    ...(r.outlier.consecutiveConnectFailures === 0 ? { outlier: r.outlier } : {}),
+    ...(l !== undefined
+      ? {
+          limits: {
+            maxConnections: finite(l.maxConnections),
+            maxPendingRequests: finite(l.maxPendingRequests),
+            maxRequests: finite(l.maxRequests),
+            maxRetries: finite(l.maxRetries),
+            retryBudget: l.retryBudget,
+          },
+        }
+      : {}),
+    ...(r.maxRequestsPerConnection > 0
+      ? { maxRequestsPerConnection: r.maxRequestsPerConnection }
+      : {}),
+    ...(r.connectTimeoutMs !== undefined ? { connectTimeoutMs: r.connectTimeoutMs } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { EndpointState, LoadBalancer } from '../lb/types.js';
 import type { RouteFilters } from '../filters/index.js';
 import type { CompiledMirror } from '../filters/mirror/index.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
+import type { CompiledClusterPolicy } from './cluster-policy.js';
 import type { HostTable } from '../routing/host-table.js';
 import type { CompiledMatchBlock } from '../routing/match-block.js';
 
@@ -25,6 +26,8 @@ export interface RuntimeCluster {
   readonly hashPolicy?: CompiledHashPolicy | undefined;
   /** Slow start window, 0 = none. */
   readonly warmupMs?: number;
+  /** Outlier detection, circuit breaker, retry budget, connect timeout (cluster-policy.ts). */
+  readonly resilience?: CompiledClusterPolicy | undefined;
 }
 
 /**
@@ -50,6 +53,8 @@ export interface CompiledRetryPolicy {
   readonly any5xx: boolean;
   readonly gatewayError: boolean;
   readonly retriable4xx: boolean;
+  /** Retry when the response carries a header the request names in x-envoy-retriable-header-names. */
+  readonly retriableHeaders: boolean;
   /** Only consulted when non-empty. */
   readonly statusCodes: readonly number[];
   /** gRPC status codes (from a `grpc-status` response header) that are retried. */
@@ -60,6 +65,8 @@ export interface CompiledRetryPolicy {
   readonly backoffMaxMs: number;
   /** The retryOn conditions, as given, for explain output. */
   readonly conditions: readonly string[];
+  /** Weft's default policy only: the conditions for idempotent methods (retryPolicyFor). */
+  readonly idempotent?: CompiledRetryPolicy | undefined;
 }
 
 export interface CompiledDestination {

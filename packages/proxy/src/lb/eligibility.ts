@@ -15,7 +15,7 @@ export const TIER_COUNT = 4;
 
 export function isEligible(e: EndpointState, tier: number, ctx: PickContext): boolean {
   if (!e.healthy) return false;
-  if (tier < 2 && ctx.now < e.outlier.ejectedUntil) return false;
+  if (tier < 2 && ctx.now < e.outlier.ejectedUntil && ctx.ignoreEjection !== true) return false;
   if ((tier === 0 || tier === 2) && ctx.skip !== undefined && ctx.skip(e)) return false;
   return true;
 }

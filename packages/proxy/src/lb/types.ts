@@ -32,6 +32,8 @@ export interface PickContext {
    * carries no key, and for every other cluster. Other algorithms ignore it.
    */
   hash?: number | undefined;
+  /** Panic mode (outlier minHealthPercent): ejected endpoints count as in rotation. */
+  ignoreEjection?: boolean | undefined;
 }
 
 export interface LoadBalancer {

@@ -10,7 +10,16 @@ import { request, type ClientRequest, type IncomingMessage, type ServerResponse 
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, PROXY_ERROR_HEADER, ResponseFlag } from '@weft/model';
-import { isRetriableResponse, retryBackoffMs } from '../compile/retry-policy.js';
+import {
+  admit,
+  admitRetry,
+  cancel,
+  release,
+  releaseRetry,
+  type Admission,
+  type Waiter,
+} from '../circuit-breaker/index.js';
+import { isRetriableResponse, retryBackoffMs, retryPolicyFor } from '../compile/retry-policy.js';
 import type { CompiledHeaderOps, CompiledRetryPolicy, RuntimeCluster } from '../compile/types.js';
 import { headerSafe } from '../explain/format.js';
 import { observeLatency, type EndpointLoad } from '../lb/endpoint-load.js';
@@ -18,7 +27,16 @@ import { joinFlags } from '../filters/index.js';
 import type { CompiledMirror } from '../filters/mirror/index.js';
 import { sendMirrors } from '../filters/mirror/send.js';
 import type { EndpointState } from '../lb/types.js';
-import type { Ejection, HealthTracker } from '../outlier/health-tracker.js';
+import {
+  belowMinHealth,
+  CONNECT_FAILURE,
+  RESET,
+  TIMEOUT,
+  type Ejection,
+  type HealthTracker,
+  type TryOutcome,
+} from '../outlier/health-tracker.js';
+import { depositRequest, withdrawRetry } from '../retry-budget/index.js';
 import { sendLocalReply, INTERNAL_ERROR_CODE } from '../server/local-reply.js';
 import {
   endpointEjectedChannel,
@@ -108,8 +126,20 @@ export function forward(
   new Exchange(ctx, target, req, res, down, headers).start();
 }
 
-class Exchange {
+class Exchange implements Waiter {
   attempts = 0;
+  /** The route's policy as it applies to this request's method. */
+  retry: CompiledRetryPolicy;
+  /** Holds one of the cluster's circuit-breaker slots (a try in flight). */
+  holdsSlot = false;
+  /** Holds one of the cluster's concurrent-retry slots. */
+  holdsRetry = false;
+  /** Waiting in the cluster's pending queue for a connection. */
+  queued = false;
+  /** A retry was skipped because the retry budget was spent. */
+  budgetExhausted = false;
+  /** retriable-headers: response headers that make a retry (x-envoy-retriable-header-names). */
+  retriableHeaderNames: string[] | undefined = undefined;
   tried: EndpointState[] | undefined = undefined;
   endpoint: EndpointState | undefined = undefined;
   upstream: ClientRequest | undefined = undefined;
@@ -137,9 +167,23 @@ class Exchange {
     readonly res: ServerResponse,
     readonly down: DownstreamInfo,
     readonly headers: RequestHeadersResult,
-  ) {}
+  ) {
+    this.retry = retryPolicyFor(target.retry, down.method);
+  }
 
   start(): void {
+    const resilience = this.target.cluster.resilience;
+    // Every request adds to its cluster's retry budget; retries draw from it.
+    if (resilience !== undefined) depositRequest(resilience.budget, this.ctx.now());
+    if (this.retry.retriableHeaders) {
+      const names = this.req.headers['x-envoy-retriable-header-names'];
+      if (typeof names === 'string') {
+        this.retriableHeaderNames = names
+          .split(',')
+          .map((n) => n.trim().toLowerCase())
+          .filter((n) => n !== '');
+      }
+    }
     (this.res as Tagged<ServerResponse>)[kExchange] = this;
     this.res.on('close', onDownstreamClose);
     const h = this.headers;
@@ -148,7 +192,7 @@ class Exchange {
       this.attempt();
       if (mirrors !== undefined) this.mirror(mirrors, undefined);
     } else if (
-      (this.target.retry.retries > 0 || mirrors !== undefined) &&
+      (this.retry.retries > 0 || mirrors !== undefined) &&
       h.contentLength >= 0 &&
       h.contentLength <= this.ctx.maxBufferedBodyBytes
     ) {
@@ -173,13 +217,46 @@ class Exchange {
     if (this.attempts === 1 && this.target.timeoutMs > 0 && this.timer === undefined) {
       this.timer = setTimeout(onRouteTimeout, this.target.timeoutMs, this);
     }
+    this.releaseLoad();
+    const breaker = this.target.cluster.resilience?.breaker;
+    if (breaker !== undefined) {
+      const admission = admit(breaker, this);
+      if (admission === 'queued') {
+        this.queued = true;
+        return;
+      }
+      if (admission !== 'go') {
+        this.replyOverflow(admission);
+        return;
+      }
+      this.holdsSlot = true;
+    }
+    this.send();
+  }
+
+  /** The circuit breaker let this queued request have a connection slot. */
+  admitted(): void {
+    this.queued = false;
+    this.holdsSlot = true;
+    try {
+      if (this.finished) this.releaseSlot();
+      else this.send();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  send(): void {
     const tried = this.tried;
     const now = this.ctx.now();
-    const ep = this.target.cluster.lb.pick({
+    const cluster = this.target.cluster;
+    const minHealth = cluster.resilience?.outlier.minHealthPercent ?? 0;
+    const ep = cluster.lb.pick({
       random: this.ctx.random,
       now,
       skip: tried === undefined ? undefined : (e) => tried.includes(e),
       hash: this.target.hash,
+      ignoreEjection: minHealth > 0 && belowMinHealth(cluster.endpoints, minHealth, now),
     });
     if (ep === undefined) {
       this.replyNoHealthyUpstream();
@@ -189,7 +266,6 @@ class Exchange {
     if (this.attempts === 1 && this.headers.trace !== undefined)
       this.headers.trace.clientStartedAt = performance.now();
     // In flight from here until the try completes or fails (releaseLoad).
-    this.releaseLoad();
     this.load = ep.load;
     ep.load.active++;
     this.sentAt = now;
@@ -212,8 +288,8 @@ class Exchange {
     up.on('socket', onUpstreamSocket);
     up.on('response', onUpstreamResponse);
     up.on('error', onUpstreamError);
-    if (this.target.retry.perTryTimeoutMs > 0) {
-      this.tryTimer = setTimeout(onTryTimeout, this.target.retry.perTryTimeoutMs, this, up);
+    if (this.retry.perTryTimeoutMs > 0) {
+      this.tryTimer = setTimeout(onTryTimeout, this.retry.perTryTimeoutMs, this, up);
     }
     if (this.body !== undefined) up.end(this.body);
     else if (this.streaming) this.req.pipe(up);
@@ -240,15 +316,34 @@ class Exchange {
     }
   }
 
+  /**
+   * Called when a try has failed in a way the policy retries: whether to retry now. Asks the
+   * retry budget and the concurrent-retry limit, and takes a retry slot when it says yes.
+   */
   canRetry(): boolean {
-    return !this.streaming && !this.finished && this.attempts <= this.target.retry.retries;
+    if (this.streaming || this.finished || this.attempts > this.retry.retries) return false;
+    // The failed try is over: its slots go back before a retry asks for new ones.
+    this.releaseLoad();
+    this.releaseSlot();
+    const resilience = this.target.cluster.resilience;
+    if (resilience === undefined) return true;
+    if (!withdrawRetry(resilience.budget, this.ctx.now())) {
+      this.budgetExhausted = true;
+      return false;
+    }
+    const breaker = resilience.breaker;
+    if (breaker !== undefined) {
+      if (!admitRetry(breaker)) return false;
+      this.holdsRetry = true;
+    }
+    return true;
   }
 
   retryLater(): void {
     (this.tried ??= []).push(this.endpoint!);
     this.releaseLoad();
     this.upstream = undefined;
-    const delay = retryBackoffMs(this.target.retry, this.attempts, this.ctx.random);
+    const delay = retryBackoffMs(this.retry, this.attempts, this.ctx.random);
     if (delay <= 0) this.attempt();
     else this.retryTimer = setTimeout(onRetryTimer, delay, this);
   }
@@ -272,8 +367,8 @@ class Exchange {
       ures.headers[PROXY_ERROR_HEADER] === ResponseFlag.UpstreamConnectionFailure
     ) {
       ures.resume();
-      this.target.health?.reportFailure(ep.outlier, this.ctx.now());
-      if (this.target.retry.connectFailure && this.canRetry()) {
+      this.judge(ep, CONNECT_FAILURE, 'peer sidecar could not reach its app');
+      if (this.retry.connectFailure && this.canRetry()) {
         this.lastError = `${ep.key}: its sidecar could not reach the app`;
         this.retryLater();
         return;
@@ -282,8 +377,16 @@ class Exchange {
       this.passThrough(ures, status);
       return;
     }
-    this.target.health?.reportSuccess(ep.outlier);
-    if (isRetriableResponse(this.target.retry, status, this.grpcStatus)) {
+    if (this.retry.grpcCodes.length > 0) {
+      const g = ures.headers['grpc-status'];
+      if (typeof g === 'string') this.grpcStatus = Number(g);
+    }
+    if (status < 500) this.target.health?.reportSuccess(ep.outlier);
+    else this.judge(ep, { kind: 'response', status }, `${status} response`);
+    if (
+      isRetriableResponse(this.retry, status, this.grpcStatus) ||
+      (this.retriableHeaderNames !== undefined && this.hasRetriableHeader(ures))
+    ) {
       if (this.canRetry()) {
         // Drain it so the connection goes back to the pool.
         ures.resume();
@@ -292,9 +395,30 @@ class Exchange {
         return;
       }
       // Envoy passes the last retriable response through as is; the flag is for the logs.
-      if (this.target.retry.retries > 0) this.flags = ResponseFlag.UpstreamRetryLimitExceeded;
+      if (this.retry.retries > 0) this.flags = ResponseFlag.UpstreamRetryLimitExceeded;
     }
     this.passThrough(ures, status);
+  }
+
+  hasRetriableHeader(ures: IncomingMessage): boolean {
+    for (const name of this.retriableHeaderNames!)
+      if (ures.headers[name] !== undefined) return true;
+    return false;
+  }
+
+  /** Feeds a try's outcome to outlier detection under the cluster's policy. */
+  judge(ep: EndpointState, outcome: TryOutcome, reason: string): void {
+    const health = this.target.health;
+    if (health === undefined) return;
+    const cluster = this.target.cluster;
+    const ejection = health.report(
+      ep.outlier,
+      outcome,
+      this.ctx.now(),
+      cluster.resilience?.outlier ?? health.defaultPolicy,
+      cluster.endpoints,
+    );
+    if (ejection !== undefined) this.reportEjection(ejection, reason);
   }
 
   private passThrough(ures: IncomingMessage, status: number): void {
@@ -331,15 +455,15 @@ class Exchange {
     ) {
       this.staleRetried = true;
       this.attempts--;
+      this.releaseSlot();
       this.attempt();
       return;
     }
     this.observeFailure(ep);
     const connect = CONNECT_ERRORS.has(code);
     this.lastError = `${ep.key} ${code}`;
-    const ejection = this.target.health?.reportFailure(ep.outlier, this.ctx.now());
-    if (ejection !== undefined) this.reportEjection(ejection, code);
-    if ((connect ? this.target.retry.connectFailure : this.target.retry.reset) && this.canRetry()) {
+    this.judge(ep, connect ? CONNECT_FAILURE : RESET, code);
+    if ((connect ? this.retry.connectFailure : this.retry.reset) && this.canRetry()) {
       this.retryLater();
       return;
     }
@@ -370,8 +494,9 @@ class Exchange {
     up.destroy();
     this.observeFailure(this.endpoint!);
     this.releaseLoad();
-    this.lastError = `${this.endpoint!.key} gave no response within the per-try timeout of ${this.target.retry.perTryTimeoutMs} ms`;
-    if (this.target.retry.perTryTimeoutRetriable && this.canRetry()) {
+    this.lastError = `${this.endpoint!.key} gave no response within the per-try timeout of ${this.retry.perTryTimeoutMs} ms`;
+    this.judge(this.endpoint!, TIMEOUT, 'per-try timeout');
+    if (this.retry.perTryTimeoutRetriable && this.canRetry()) {
       this.retryLater();
       return;
     }
@@ -388,7 +513,11 @@ class Exchange {
     this.timer = undefined;
     if (this.finished) return;
     this.flags = ResponseFlag.UpstreamRequestTimeout;
-    if (!this.responded && this.upstream !== undefined) this.observeFailure(this.endpoint!);
+    if (!this.responded && this.upstream !== undefined) {
+      this.observeFailure(this.endpoint!);
+      this.judge(this.endpoint!, TIMEOUT, 'route timeout');
+    }
+    const waited = this.queued;
     this.abortUpstream();
     if (this.responded) {
       this.res.destroy();
@@ -398,7 +527,9 @@ class Exchange {
       504,
       ResponseFlag.UpstreamRequestTimeout,
       ErrorCode.UpstreamTimeout,
-      `upstream request timeout: ${this.target.label} did not respond within the route timeout of ${this.target.timeoutMs} ms (${this.tries()})`,
+      waited
+        ? `upstream request timeout: ${this.target.label} had no free connection within the route timeout of ${this.target.timeoutMs} ms (the request waited in its connectionPool queue)`
+        : `upstream request timeout: ${this.target.label} did not respond within the route timeout of ${this.target.timeoutMs} ms (${this.tries()})`,
     );
   }
 
@@ -412,12 +543,14 @@ class Exchange {
     }
     this.clearTimers();
     this.releaseLoad();
+    this.releaseSlot();
     if (requestEndChannel.hasSubscribers) this.publishEnd();
     if (this.headers.trace !== undefined) this.endTrace(this.headers.trace);
   }
 
   onUpstreamResponseClose(ures: IncomingMessage): void {
     this.releaseLoad();
+    this.releaseSlot();
     if (ures.complete || this.finished) return;
     // The upstream died mid-body; a truncated response must not look complete downstream.
     this.flags = ResponseFlag.UpstreamRemoteReset;
@@ -426,6 +559,7 @@ class Exchange {
 
   abortUpstream(): void {
     this.releaseLoad();
+    this.releaseSlot();
     const up = this.upstream;
     this.upstream = undefined;
     if (up !== undefined) up.destroy();
@@ -439,6 +573,27 @@ class Exchange {
     if (load === undefined) return;
     this.load = undefined;
     if (load.active > 0) load.active--;
+  }
+
+  /**
+   * Gives back what this exchange holds of the cluster's circuit breaker: its connection slot
+   * (handing it to the first queued request), its retry slot, or its place in the queue.
+   */
+  releaseSlot(): void {
+    const breaker = this.target.cluster.resilience?.breaker;
+    if (breaker === undefined) return;
+    if (this.queued) {
+      this.queued = false;
+      cancel(breaker, this);
+    }
+    if (this.holdsRetry) {
+      this.holdsRetry = false;
+      releaseRetry(breaker);
+    }
+    if (this.holdsSlot) {
+      this.holdsSlot = false;
+      release(breaker)?.admitted();
+    }
   }
 
   /** A try that failed counts as a slow one (a penalty latency) for peak-EWMA. */
@@ -516,6 +671,22 @@ class Exchange {
     }
   }
 
+  /** A circuit breaker said no: 503 UO at once, naming the limit. */
+  replyOverflow(kind: Exclude<Admission, 'go' | 'queued'>): void {
+    const limits = this.target.cluster.resilience!.breaker!.limits;
+    const what =
+      kind === 'requests'
+        ? `${limits.maxRequests} concurrent requests (http2MaxRequests)`
+        : `${limits.maxConnections} connections (tcp.maxConnections) and ${limits.maxPendingRequests} pending requests (http1MaxPendingRequests)`;
+    this.flags = ResponseFlag.UpstreamOverflow;
+    this.reply(
+      503,
+      ResponseFlag.UpstreamOverflow,
+      ErrorCode.UpstreamOverflow,
+      `upstream overflow: ${this.target.label} is at its DestinationRule connectionPool limit of ${what}; request refused without waiting`,
+    );
+  }
+
   replyNoHealthyUpstream(): void {
     const eps = this.target.cluster.endpoints;
     const unhealthy = eps.filter((e) => !e.healthy).length;
@@ -544,8 +715,9 @@ class Exchange {
     );
   }
 
-  reportEjection(e: Ejection, reason: string): void {
+  reportEjection(e: Ejection, detail: string): void {
     const cluster = this.target.cluster.name;
+    const reason = e.reason === undefined ? detail : `${e.reason} (${detail})`;
     this.ctx.log?.('warn', 'endpoint ejected', {
       cluster,
       endpoint: e.key,
@@ -596,7 +768,12 @@ class Exchange {
       cluster: this.target.cluster.name,
       endpoint: this.endpoint?.key,
       status: this.res.statusCode,
-      flag: joinFlags(this.target.injectedFlag, this.flags),
+      flag: joinFlags(
+        this.target.injectedFlag,
+        this.budgetExhausted
+          ? joinFlags(this.flags, ResponseFlag.RetryBudgetExhausted)
+          : this.flags,
+      ),
       durationMs: this.down.startedAt > 0 ? performance.now() - this.down.startedAt : 0,
       attempts: this.attempts,
       requestId: this.headers.requestId,
@@ -636,10 +813,25 @@ function onRequestEnd(this: IncomingMessage): void {
   if (mirrors !== undefined) ex.mirror(mirrors, ex.body);
 }
 
+const kUses = Symbol('weft.socketUses');
+type CountedSocket = Socket & { [kUses]?: number };
+
 function onUpstreamSocket(this: ClientRequest, socket: Socket): void {
-  if (!socket.connecting) return;
   const ex = exchangeOf(this);
-  socket.setTimeout(ex?.ctx.connectTimeoutMs ?? 10_000);
+  const perConnection = ex?.target.cluster.resilience?.maxRequestsPerConnection ?? 0;
+  if (perConnection > 0) {
+    const s = socket as CountedSocket;
+    const uses = (s[kUses] ?? 0) + 1;
+    s[kUses] = uses;
+    // Node closes the socket after this response instead of returning it to the pool.
+    // shouldKeepAlive is public on ClientRequest but missing from @types/node.
+    if (uses >= perConnection)
+      (this as ClientRequest & { shouldKeepAlive: boolean }).shouldKeepAlive = false;
+  }
+  if (!socket.connecting) return;
+  socket.setTimeout(
+    ex?.target.cluster.resilience?.connectTimeoutMs ?? ex?.ctx.connectTimeoutMs ?? 10_000,
+  );
   socket.once('timeout', onConnectTimeout);
   socket.once('connect', onSocketConnect);
 }

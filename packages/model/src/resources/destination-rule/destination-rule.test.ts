@@ -107,8 +107,6 @@ describe('DestinationRule', () => {
       'spec.exportTo: not supported by Weft yet; ignored',
       'spec.workloadSelector: not supported by Weft yet; ignored',
       'spec.trafficPolicy.loadBalancer.localityLbSetting: not supported by Weft yet; ignored',
-      'spec.trafficPolicy.connectionPool: not supported by Weft yet; ignored',
-      'spec.trafficPolicy.outlierDetection: not supported by Weft yet; ignored',
       'spec.trafficPolicy.tls: not supported by Weft yet; ignored',
       'spec.trafficPolicy.portLevelSettings: not supported by Weft yet; ignored',
       'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes: not supported by Weft yet; ignored',
@@ -205,5 +203,61 @@ describe('DestinationRule', () => {
       },
     };
     assert.deepEqual(errors(spec), []);
+  });
+
+  it('rejects pool limits and outlier settings that make no sense, with field paths', () => {
+    const spec = {
+      host: 'r',
+      trafficPolicy: {
+        connectionPool: {
+          tcp: { maxConnections: -1, connectTimeout: '0s' },
+          http: { http1MaxPendingRequests: -5, maxRetries: -1 },
+        },
+        outlierDetection: { maxEjectionPercent: 150, minHealthPercent: -1, interval: '0s' },
+      },
+      subsets: [
+        {
+          name: 'v1',
+          trafficPolicy: { outlierDetection: { baseEjectionTime: '0s', consecutive5xxErrors: -2 } },
+        },
+      ],
+    };
+    const e = errors(spec);
+    for (const field of [
+      'spec.trafficPolicy.connectionPool.tcp.maxConnections',
+      'spec.trafficPolicy.connectionPool.tcp.connectTimeout',
+      'spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests',
+      'spec.trafficPolicy.connectionPool.http.maxRetries',
+      'spec.trafficPolicy.outlierDetection.maxEjectionPercent',
+      'spec.trafficPolicy.outlierDetection.minHealthPercent',
+      'spec.trafficPolicy.outlierDetection.interval',
+      'spec.subsets[0].trafficPolicy.outlierDetection.baseEjectionTime',
+      'spec.subsets[0].trafficPolicy.outlierDetection.consecutive5xxErrors',
+    ]) {
+      assert.ok(
+        e.some((m) => m.startsWith(`${field}: `)),
+        `${field} in ${JSON.stringify(e, null, 1)}`,
+      );
+    }
+  });
+
+  it('accepts the circuit-breaking sample from the Istio docs without a warning', () => {
+    const spec = {
+      host: 'httpbin',
+      trafficPolicy: {
+        connectionPool: {
+          tcp: { maxConnections: 1 },
+          http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 },
+        },
+        outlierDetection: {
+          consecutive5xxErrors: 1,
+          interval: '1s',
+          baseEjectionTime: '3m',
+          maxEjectionPercent: 100,
+        },
+      },
+    };
+    assert.deepEqual(errors(spec), []);
+    assert.deepEqual(warnings(spec), []);
   });
 });

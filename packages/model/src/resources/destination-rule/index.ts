@@ -21,13 +21,35 @@ const LOAD_BALANCER_FIELDS = [
   'warmup.duration',
 ] as const;
 
+/** Circuit breaking, outlier detection and retry budget (docs/reliability.md). */
+const RESILIENCE_FIELDS = [
+  'connectionPool.tcp.maxConnections',
+  'connectionPool.tcp.connectTimeout',
+  'connectionPool.tcp.idleTimeout',
+  'connectionPool.http.http1MaxPendingRequests',
+  'connectionPool.http.http2MaxRequests',
+  'connectionPool.http.maxRequestsPerConnection',
+  'connectionPool.http.maxRetries',
+  'connectionPool.http.idleTimeout',
+  'outlierDetection.consecutive5xxErrors',
+  'outlierDetection.consecutiveGatewayErrors',
+  'outlierDetection.interval',
+  'outlierDetection.baseEjectionTime',
+  'outlierDetection.maxEjectionPercent',
+  'outlierDetection.minHealthPercent',
+  'retryBudget.percent',
+  'retryBudget.minRetryConcurrency',
+] as const;
+
 /** What Weft implements of a DestinationRule; every other field present gets a warning. */
 export const DESTINATION_RULE_SUPPORTED_FIELDS = [
   'spec.host',
   ...LOAD_BALANCER_FIELDS.map((f) => `spec.trafficPolicy.loadBalancer.${f}`),
+  ...RESILIENCE_FIELDS.map((f) => `spec.trafficPolicy.${f}`),
   'spec.subsets[].name',
   'spec.subsets[].labels',
   ...LOAD_BALANCER_FIELDS.map((f) => `spec.subsets[].trafficPolicy.loadBalancer.${f}`),
+  ...RESILIENCE_FIELDS.map((f) => `spec.subsets[].trafficPolicy.${f}`),
 ];
 
 export const destinationRuleKind: ResourceKind<DestinationRuleSpec> = {

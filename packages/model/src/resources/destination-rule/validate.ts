@@ -1,6 +1,7 @@
 // Checks on a DestinationRule beyond its schema, after istio/istio
 // pkg/config/validation/validation.go (validateDestinationRule, validateTrafficPolicy, ...).
 import { checkHost, isDns1123Label, setMembers, type FieldPath, type Report } from '../checks.js';
+import { parseDurationMs } from '../duration.js';
 import type { DestinationRuleSpec, LoadBalancerSettings, TrafficPolicy } from './schema.js';
 
 export function validateDestinationRule(
@@ -43,9 +44,11 @@ export function validateDestinationRule(
 function validateTrafficPolicy(tp: TrafficPolicy, path: FieldPath, report: Report): TrafficPolicy {
   const loadBalancer =
     tp.loadBalancer && validateLoadBalancer(tp.loadBalancer, [...path, 'loadBalancer'], report);
+  validateResilience(tp, path, report);
   const portLevelSettings = tp.portLevelSettings?.map((pl, i) => {
     const p = [...path, 'portLevelSettings', i];
     if (pl.port?.number === undefined) report.error([...p, 'port'], 'required');
+    validateResilience(pl, p, report);
     const lb =
       pl.loadBalancer && validateLoadBalancer(pl.loadBalancer, [...p, 'loadBalancer'], report);
     return lb ? { ...pl, loadBalancer: lb } : pl;
@@ -135,4 +138,49 @@ function validateLoadBalancer(
     return { ...lb, simple: 'LEAST_REQUEST' };
   }
   return lb;
+}
+
+/**
+ * connectionPool and outlierDetection beyond their schema (which already rejects negative
+ * limits and percentages outside 0-100): durations that cannot work, and settings
+ * that would silently do nothing (istio/istio validateConnectionPool, validateOutlierDetection).
+ */
+function validateResilience(
+  tp: Pick<TrafficPolicy, 'connectionPool' | 'outlierDetection'>,
+  path: FieldPath,
+  report: Report,
+): void {
+  const cp = tp.connectionPool;
+  if (cp) {
+    const p = [...path, 'connectionPool'];
+    if (cp.tcp?.connectTimeout !== undefined && (parseDurationMs(cp.tcp.connectTimeout) ?? 0) < 1)
+      report.error([...p, 'tcp', 'connectTimeout'], 'must be at least 1ms');
+    for (const [at, d] of [
+      [['tcp', 'idleTimeout'], cp.tcp?.idleTimeout],
+      [['http', 'idleTimeout'], cp.http?.idleTimeout],
+    ] as const) {
+      if (d !== undefined && (parseDurationMs(d) ?? 0) < 1)
+        report.error([...p, ...at], 'must be at least 1ms');
+    }
+  }
+  const od = tp.outlierDetection;
+  if (od) {
+    const p = [...path, 'outlierDetection'];
+    if (od.interval !== undefined && (parseDurationMs(od.interval) ?? 0) < 1)
+      report.error([...p, 'interval'], 'must be at least 1ms');
+    if (od.baseEjectionTime !== undefined && (parseDurationMs(od.baseEjectionTime) ?? 0) < 1)
+      report.error([...p, 'baseEjectionTime'], 'must be at least 1ms');
+    if (od.consecutiveErrors !== undefined) {
+      report.warning(
+        [...p, 'consecutiveErrors'],
+        'deprecated and ignored (as by istiod); use consecutive5xxErrors or consecutiveGatewayErrors',
+      );
+    }
+    if (od.consecutive5xxErrors === 0 && od.consecutiveGatewayErrors === undefined) {
+      report.warning(
+        p,
+        'consecutive5xxErrors is 0 and consecutiveGatewayErrors unset: nothing ejects',
+      );
+    }
+  }
 }

@@ -42,6 +42,7 @@ export const VIRTUAL_SERVICE_SUPPORTED_FIELDS = [
   'spec.http[].retries.attempts',
   'spec.http[].retries.perTryTimeout',
   'spec.http[].retries.retryOn',
+  'spec.http[].retries.backoff',
   'spec.http[].headers',
   'spec.http[].fault.delay.fixedDelay',
   'spec.http[].fault.delay.percentage',

@@ -338,6 +338,19 @@ function validateRetries(r: HTTPRetry, path: FieldPath, report: Report): void {
   if (r.perTryTimeout !== undefined && (parseDurationMs(r.perTryTimeout) ?? 0) < 1) {
     report.error([...path, 'perTryTimeout'], 'must be at least 1ms');
   }
+  if (r.backoff !== undefined && (parseDurationMs(r.backoff) ?? 0) < 1) {
+    report.error([...path, 'backoff'], 'must be at least 1ms');
+  }
+  // Istio: a policy with attempts 0 (retries off) that sets anything else is a mistake.
+  if (r.attempts === 0) {
+    for (const f of ['perTryTimeout', 'retryOn', 'backoff'] as const) {
+      if (r[f] !== undefined)
+        report.error(
+          [...path, f],
+          'set while attempts is 0 (retries disabled); remove it or set attempts',
+        );
+    }
+  }
   if (r.retryOn !== undefined) {
     for (const policy of r.retryOn.split(',').map((s) => s.trim())) {
       if (policy === '' || RETRY_ON.has(policy)) continue;

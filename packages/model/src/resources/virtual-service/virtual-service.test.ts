@@ -503,4 +503,23 @@ describe('VirtualService', () => {
     );
     assert.equal(check(withRule({ route: [to('a')], timeout: 'soon' })).spec, undefined);
   });
+
+  it('rejects a retry policy with attempts 0 that sets anything else, and a zero backoff', () => {
+    const spec = {
+      hosts: ['r'],
+      http: [
+        {
+          route: [{ destination: { host: 'r' } }],
+          retries: { attempts: 0, perTryTimeout: '1s', retryOn: '5xx', backoff: '0s' },
+        },
+      ],
+    };
+    assert.deepEqual(errors(spec), [
+      'spec.http[0].retries.backoff: must be at least 1ms',
+      'spec.http[0].retries.perTryTimeout: set while attempts is 0 (retries disabled); remove it or set attempts',
+      'spec.http[0].retries.retryOn: set while attempts is 0 (retries disabled); remove it or set attempts',
+      'spec.http[0].retries.backoff: set while attempts is 0 (retries disabled); remove it or set attempts',
+    ]);
+    assert.equal(check(spec).spec, undefined, 'nothing stored');
+  });
 });
