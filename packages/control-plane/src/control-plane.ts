@@ -3,13 +3,14 @@
 // one etcd produce the same snapshot for the same revision, because translate is pure.
 
 import type { Instance, Snapshot } from '@weft/model';
-import { CONFIG_PREFIX, INSTANCE_PREFIX, PREFIX } from './keys.js';
+import { CONFIG_PREFIX, DNS_PREFIX, INSTANCE_PREFIX, PREFIX } from './keys.js';
 import { decodeInstance } from './registry/registry.js';
 import type { KeyValue, Store, Watch, WatchEvent } from './store/types.js';
 import type {
   DestinationRuleIn,
   GatewayIn,
   Meta,
+  ServiceEntryIn,
   TranslateInput,
   VirtualServiceIn,
 } from './translate/input.js';
@@ -44,6 +45,8 @@ export class ControlPlane {
   private readonly instanceListeners = new Set<(events: InstanceEvent[]) => void>();
   private readonly config = new Map<string, CachedResource>();
   private readonly instances = new Map<string, Instance>();
+  /** DNS name -> addresses, as the elected replica stored them (keyed by store key). */
+  private readonly dns = new Map<string, { name: string; addresses: string[] }>();
   private current: Snapshot | undefined;
   private revision = 0;
   private watch: Watch | undefined;
@@ -61,6 +64,7 @@ export class ControlPlane {
     const before = new Map(this.instances);
     this.config.clear();
     this.instances.clear();
+    this.dns.clear();
     for (const kv of kvs) this.applyPut(kv);
     // A re-list (after a watch failure) tells watchers what changed while the store was away.
     if (this.instanceListeners.size > 0) this.emitInstances(diffInstances(before, this.instances));
@@ -128,6 +132,7 @@ export class ControlPlane {
       else {
         this.config.delete(e.kv.key);
         this.instances.delete(e.kv.key);
+        this.dns.delete(e.kv.key);
       }
       const now = this.instances.get(e.kv.key);
       if (now) changes.push({ type: old ? 'MODIFIED' : 'ADDED', instance: now });
@@ -155,6 +160,9 @@ export class ControlPlane {
         });
       } else if (kv.key.startsWith(INSTANCE_PREFIX)) {
         this.instances.set(kv.key, decodeInstance(kv));
+      } else if (kv.key.startsWith(DNS_PREFIX)) {
+        const v = JSON.parse(kv.value) as { name: string; addresses: string[] };
+        this.dns.set(kv.key, { name: v.name, addresses: v.addresses });
       }
     } catch (err) {
       // A record another writer corrupted must not take the mesh down; it is skipped and named.
@@ -187,6 +195,8 @@ export class ControlPlane {
       destinationRules: of<DestinationRuleIn>('DestinationRule'),
       gateways: of<GatewayIn>('Gateway'),
       instances: [...this.instances.values()],
+      serviceEntries: of<ServiceEntryIn>('ServiceEntry'),
+      dnsAddresses: Object.fromEntries([...this.dns.values()].map((d) => [d.name, d.addresses])),
     };
   }
 }

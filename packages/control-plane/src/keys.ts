@@ -4,6 +4,8 @@
 export const PREFIX = '/weft/';
 export const CONFIG_PREFIX = '/weft/config/';
 export const INSTANCE_PREFIX = '/weft/instances/';
+/** DNS answers for DNS ServiceEntries, written by the elected control plane. */
+export const DNS_PREFIX = '/weft/dns/';
 
 export function configKey(kind: string, namespace: string, name: string): string {
   return `${CONFIG_PREFIX}${kind}/${namespace}/${name}`;

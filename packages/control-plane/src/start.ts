@@ -3,6 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isElectable, soleLeadership, type Leadership } from './election/leadership.js';
+import { startDnsResolution, type Resolve } from './dns/resolver.js';
+import { dnsNamesOf } from './translate/service-entry.js';
+import type { ServiceEntryIn } from './translate/input.js';
 import { createApiServer, listenApi } from './api/server.js';
 import { ControlPlane } from './control-plane.js';
 import { SnapshotHub } from './distribute/hub.js';
@@ -35,6 +38,10 @@ export interface ControlPlaneOptions {
   replica?: string;
   /** Lease TTL of this replica's candidacy (etcd): how long a dead leader keeps the job. */
   electionTtlSeconds?: number;
+  /** How DNS ServiceEntry names are resolved (tests inject one). Default: the system's. */
+  resolve?: Resolve;
+  /** How often DNS ServiceEntry names are resolved again. Default 30 s. */
+  dnsIntervalMs?: number;
 }
 
 export interface RunningControlPlane {
@@ -69,6 +76,25 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   );
   cp.onSnapshot((s) => hub.publish(s));
   await cp.start();
+  // Once-only work: the leader resolves DNS ServiceEntries for every replica.
+  const dns = startDnsResolution({
+    store,
+    names: () =>
+      dnsNamesOf(
+        cp
+          .resources()
+          .filter((c) => c.resource.kind === 'ServiceEntry')
+          .map((c) => ({
+            metadata: c.resource.metadata,
+            spec: c.resource.spec as ServiceEntryIn['spec'],
+          })),
+      ),
+    onChange: (fn) => cp.onSnapshot(fn),
+    leadership,
+    log,
+    ...(opts.resolve ? { resolve: opts.resolve } : {}),
+    ...(opts.dnsIntervalMs !== undefined ? { intervalMs: opts.dnsIntervalMs } : {}),
+  });
   const snap = cp.snapshot();
   if (snap) hub.publish(snap);
   const server = createApiServer({
@@ -88,6 +114,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     replica,
     leadership,
     async close() {
+      dns.close();
       await leadership.close();
       cp.close();
       hub.close();

@@ -123,6 +123,9 @@ const CONFIG_KINDS: Record<string, string> = {
   gateway: 'Gateway',
   gateways: 'Gateway',
   gw: 'Gateway',
+  serviceentry: 'ServiceEntry',
+  serviceentries: 'ServiceEntry',
+  se: 'ServiceEntry',
 };
 
 export const INSTANCE_COLUMNS = ['namespace', 'service', 'id', 'address', 'healthy', 'labels'];
@@ -148,6 +151,7 @@ export const GET_TARGETS = [
   'virtualservices',
   'destinationrules',
   'gateways',
+  'serviceentries',
 ];
 
 export async function getCommand(

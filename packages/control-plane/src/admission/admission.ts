@@ -58,6 +58,8 @@ export function prospectiveInput(
     destinationRules: merge(base.destinationRules, 'DestinationRule'),
     gateways: merge(base.gateways, 'Gateway'),
     instances: base.instances,
+    serviceEntries: merge(base.serviceEntries ?? [], 'ServiceEntry'),
+    ...(base.dnsAddresses ? { dnsAddresses: base.dnsAddresses } : {}),
   };
 }
 

@@ -37,6 +37,9 @@ export function referenceWarnings(
     subsets.set(host, set);
   }
   const services = new Set(input.instances.map((i) => toFqdn(i.service, i.namespace)));
+  // A ServiceEntry's hosts are destinations too.
+  for (const se of input.serviceEntries ?? [])
+    for (const h of se.spec.hosts) services.add(toFqdn(h, se.metadata.namespace));
 
   const out: Violation[] = [];
   for (const l of loaded) {

@@ -1,7 +1,7 @@
 // The names a person may type for a kind (`vs`, `virtualservices`, `VirtualService`) map to
 // the canonical kind, as kubectl's short names do.
 
-export const KINDS = ['VirtualService', 'DestinationRule', 'Gateway'] as const;
+export const KINDS = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry'] as const;
 export type KindName = (typeof KINDS)[number];
 
 const ALIASES: Record<string, KindName> = {};
@@ -9,6 +9,7 @@ for (const [kind, short] of [
   ['VirtualService', 'vs'],
   ['DestinationRule', 'dr'],
   ['Gateway', 'gw'],
+  ['ServiceEntry', 'se'],
 ] as const) {
   const lower = kind.toLowerCase();
   ALIASES[lower] = kind;

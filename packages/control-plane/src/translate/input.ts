@@ -169,10 +169,33 @@ export interface GatewayIn {
   };
 }
 
+export interface ServiceEntryIn {
+  metadata: Meta;
+  spec: {
+    hosts: string[];
+    ports?: { number: number; name: string; protocol?: string; targetPort?: number }[];
+    location?: string;
+    resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
+    endpoints?: {
+      address?: string;
+      ports?: Record<string, number>;
+      labels?: Record<string, string>;
+      weight?: number;
+    }[];
+  };
+}
+
 export interface TranslateInput {
   version: number;
   virtualServices: VirtualServiceIn[];
   destinationRules: DestinationRuleIn[];
   gateways: GatewayIn[];
   instances: Instance[];
+  serviceEntries?: ServiceEntryIn[];
+  /**
+   * What DNS gave for the names DNS ServiceEntries resolve (name -> IPv4 addresses). The
+   * elected control plane resolves them and stores the answers, so translate stays pure and
+   * every replica builds the same snapshot.
+   */
+  dnsAddresses?: Record<string, string[]>;
 }

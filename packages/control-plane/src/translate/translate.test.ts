@@ -1,6 +1,7 @@
 // Golden tests for the first compiler: YAML (+ registered instances) -> snapshot JSON. Each
-// case is testdata/<name>.yaml with an instances list in testdata/<name>.instances.json; the
-// expected snapshot is testdata/<name>.golden.json. Refresh with UPDATE_GOLDEN=1 and review
+// case is testdata/<name>.yaml with an instances list in testdata/<name>.instances.json (and
+// DNS answers for DNS ServiceEntries in testdata/<name>.dns.json); the expected snapshot is
+// testdata/<name>.golden.json. Refresh with UPDATE_GOLDEN=1 and review
 // the diff: it shows exactly what a change does to what proxies receive.
 
 import { describe, it } from 'node:test';
@@ -21,6 +22,7 @@ function inputFor(name: string): TranslateInput {
   const errors = violations.filter((v) => v.severity === 'error');
   assert.deepEqual(errors, [], `${name}.yaml must be valid`);
   const instPath = `${TESTDATA}${name}.instances.json`;
+  const dnsPath = `${TESTDATA}${name}.dns.json`;
   const instances = existsSync(instPath)
     ? (JSON.parse(readFileSync(instPath, 'utf8')) as Instance[])
     : [];
@@ -37,6 +39,11 @@ function inputFor(name: string): TranslateInput {
     destinationRules: pick('DestinationRule') as TranslateInput['destinationRules'],
     gateways: pick('Gateway') as TranslateInput['gateways'],
     instances,
+    serviceEntries: pick('ServiceEntry') as TranslateInput['serviceEntries'],
+    // What the elected control plane's DNS resolution stored, for DNS ServiceEntries.
+    ...(existsSync(dnsPath)
+      ? { dnsAddresses: JSON.parse(readFileSync(dnsPath, 'utf8')) as Record<string, string[]> }
+      : {}),
   };
 }
 

@@ -26,6 +26,7 @@ import {
   type VirtualHost,
   type WeightedDestination,
 } from '@weft/model';
+import { serviceEntryEndpoints } from './service-entry.js';
 import type {
   DestinationIn,
   DestinationRuleIn,
@@ -34,6 +35,7 @@ import type {
   HttpMatchIn,
   HttpRouteIn,
   LoadBalancerIn,
+  Meta,
   PercentIn,
   StringMatchIn,
   TrafficPolicyIn,
@@ -53,13 +55,15 @@ const LB_POLICIES: ReadonlySet<string> = new Set([
 export function translate(input: TranslateInput): Snapshot {
   const vss = [...input.virtualServices].sort(byAge);
   const drs = indexDestinationRules(input.destinationRules);
-  const clusters = buildClusters(input.instances, drs);
+  const entries = [...(input.serviceEntries ?? [])].sort(byAge);
+  const external = serviceEntryEndpoints(entries, input.dnsAddresses ?? {});
+  const clusters = buildClusters(input.instances, external, drs);
 
   const meshVs = vss.filter((vs) => boundGateways(vs).includes(MESH));
   const meshHosts = claimDomains(meshVs.map(toVirtualHost));
   // A service no VirtualService names still gets a route: all of its endpoints (Istio's default).
   const claimed = new Set(meshHosts.flatMap((v) => v.domains));
-  for (const fqdn of serviceFqdns(input.instances)) {
+  for (const fqdn of serviceFqdns(input.instances, external)) {
     if (claimed.has(fqdn)) continue;
     meshHosts.push({
       name: `default|${fqdn}`,
@@ -131,7 +135,7 @@ function serverTls(tls: GatewayServerIn['tls']): Pick<GatewayServer, 'tls'> {
   return Object.keys(out).length > 0 ? { tls: out } : {};
 }
 
-function byAge(a: VirtualServiceIn, b: VirtualServiceIn): number {
+function byAge(a: { metadata: Meta }, b: { metadata: Meta }): number {
   const ra = a.metadata.createRevision ?? 0;
   const rb = b.metadata.createRevision ?? 0;
   return ra !== rb ? ra - rb : key(a.metadata).localeCompare(key(b.metadata));
@@ -502,8 +506,10 @@ function hashOf(ch: LoadBalancerIn['consistentHash']): ConsistentHash | undefine
   return { key, algorithm: 'RING_HASH', ...(minRingSize > 0 ? { minRingSize } : {}) };
 }
 
-function serviceFqdns(instances: Instance[]): string[] {
-  return [...new Set(instances.map((i) => toFqdn(i.service, i.namespace)))].sort();
+function serviceFqdns(instances: Instance[], external: Map<string, Endpoint[]>): string[] {
+  return [
+    ...new Set([...instances.map((i) => toFqdn(i.service, i.namespace)), ...external.keys()]),
+  ].sort();
 }
 
 function toEndpoint(i: Instance): Endpoint {
@@ -517,14 +523,20 @@ function toEndpoint(i: Instance): Endpoint {
   };
 }
 
-function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn>): Cluster[] {
-  const byService = new Map<string, Instance[]>();
+function buildClusters(
+  instances: Instance[],
+  external: Map<string, Endpoint[]>,
+  drs: Map<string, DestinationRuleIn>,
+): Cluster[] {
+  const byService = new Map<string, Endpoint[]>();
   for (const i of [...instances].sort((a, b) => a.id.localeCompare(b.id))) {
     const fqdn = toFqdn(i.service, i.namespace);
     const list = byService.get(fqdn) ?? [];
-    list.push(i);
+    list.push(toEndpoint(i));
     byService.set(fqdn, list);
   }
+  // ServiceEntry endpoints join a registered service's, after them.
+  for (const [fqdn, eps] of external) byService.set(fqdn, [...(byService.get(fqdn) ?? []), ...eps]);
   // A DestinationRule may name a host before any instance registers: its clusters exist, empty.
   for (const host of drs.keys())
     if (serviceOf(host) && !byService.has(host)) byService.set(host, []);
@@ -538,7 +550,7 @@ function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn
       service: fqdn,
       ...lbOf(dr?.spec.trafficPolicy),
       ...clusterPoliciesOf(dr?.spec.trafficPolicy),
-      endpoints: list.map(toEndpoint),
+      endpoints: list,
     });
     for (const subset of dr?.spec.subsets ?? []) {
       const labels = subset.labels ?? {};
@@ -548,9 +560,7 @@ function buildClusters(instances: Instance[], drs: Map<string, DestinationRuleIn
         subset: subset.name,
         ...lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
         ...clusterPoliciesOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
-        endpoints: list
-          .filter((i) => Object.entries(labels).every(([k, v]) => i.labels[k] === v))
-          .map(toEndpoint),
+        endpoints: list.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)),
       });
     }
   }

@@ -81,7 +81,7 @@ export function isDns1123Subdomain(s: string): boolean {
   return s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
 }
 
-function isIp(s: string): boolean {
+export function isIp(s: string): boolean {
   const v4 = IPV4.exec(s);
   if (v4) return v4.slice(1).every((o) => Number(o) <= 255);
   return s.includes(':') && /^[0-9A-Fa-f:.]+$/.test(s);

@@ -1,6 +1,7 @@
 // The registry of resource kinds: adding a kind is a folder and one line here.
 import { destinationRuleKind, type DestinationRuleSpec } from './destination-rule/index.js';
 import { gatewayKind, type GatewaySpec } from './gateway/index.js';
+import { serviceEntryKind, type ServiceEntrySpec } from './service-entry/index.js';
 import type { ResourceKind, ResourceOf } from './types.js';
 import { virtualServiceKind, type VirtualServiceSpec } from './virtual-service/index.js';
 
@@ -8,6 +9,7 @@ export const kinds = {
   VirtualService: virtualServiceKind,
   DestinationRule: destinationRuleKind,
   Gateway: gatewayKind,
+  ServiceEntry: serviceEntryKind,
 } as const satisfies Record<string, ResourceKind<unknown>>;
 
 export type KindName = keyof typeof kinds;
@@ -19,13 +21,13 @@ export type Resource = { [K in KindName]: ResourceOf<K, SpecOf<K>> }[KindName];
 export type VirtualServiceResource = ResourceOf<'VirtualService', VirtualServiceSpec>;
 export type DestinationRuleResource = ResourceOf<'DestinationRule', DestinationRuleSpec>;
 export type GatewayResource = ResourceOf<'Gateway', GatewaySpec>;
+export type ServiceEntryResource = ResourceOf<'ServiceEntry', ServiceEntrySpec>;
 
 /**
  * Istio kinds Weft knows of but does not implement yet. Users apply Istio samples that mix
  * them with the kinds above, so they are skipped with a warning rather than rejected.
  */
 const ISTIO_KINDS_NOT_SUPPORTED = new Set([
-  'ServiceEntry',
   'WorkloadEntry',
   'WorkloadGroup',
   'Sidecar',

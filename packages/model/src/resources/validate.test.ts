@@ -138,7 +138,7 @@ describe('validateResource', () => {
 describe('lookupKind', () => {
   it('sorts documents into Weft kinds, Istio kinds not supported yet, and others', () => {
     assert.equal(lookupKind('networking.istio.io/v1', 'Gateway').type, 'weft');
-    assert.equal(lookupKind('networking.istio.io/v1', 'ServiceEntry').type, 'istio-not-supported');
+    assert.equal(lookupKind('networking.istio.io/v1', 'WorkloadEntry').type, 'istio-not-supported');
     assert.equal(
       lookupKind('security.istio.io/v1', 'AuthorizationPolicy').type,
       'istio-not-supported',
