@@ -12,10 +12,14 @@ const programs = [
   // test/integration/etcd-cluster). Installing it may start a system etcd on 2379; the tests
   // never use that one, they pick free ports.
   { command: 'etcd', pkg: 'etcd-server' },
+  // The observability tests run a real Prometheus and check every metrics endpoint with
+  // promtool, which the same package ships (test/integration/prometheus*).
+  { command: 'prometheus', pkg: 'prometheus' },
+  { command: 'promtool', pkg: 'prometheus' },
 ];
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-const needed = programs.filter((p) => !has(p.command)).map((p) => p.pkg);
+const needed = [...new Set(programs.filter((p) => !has(p.command)).map((p) => p.pkg))];
 if (needed.length === 0) process.exit(0);
 
 const root = process.getuid?.() === 0;

@@ -6,3 +6,4 @@ export {
   type DemoProcess,
 } from './demo/demo.js';
 export { buildProgram, main } from './main.js';
+export { bucketQuantile, goldenRows, type GoldenRow } from './commands/top-stats.js';

@@ -56,6 +56,22 @@ function explainFormat(v: string): 'text' | 'json' {
   throw new Error(`unknown output format "${v}"; use text or json`);
 }
 
+function wholeNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`"${v}" must be a whole number >= 0`);
+  return n;
+}
+
+function topBy(v: string): 'service' | 'route' {
+  if (v === 'service' || v === 'route') return v;
+  throw new Error(`--by "${v}": use service or route`);
+}
+
+function topFormat(v: string): 'table' | 'json' {
+  if (v === 'table' || v === 'json') return v;
+  throw new Error(`unknown output format "${v}"; use table or json`);
+}
+
 function ready(fields: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ event: 'ready', ...fields })}\n`);
 }
@@ -78,6 +94,40 @@ function untilSignal(close: () => Promise<void>): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+}
+
+interface TelemetryFlags {
+  adminPort: number;
+  adminHost: string;
+  accessLog?: string;
+  accessLogFormat: string;
+}
+
+/** The flags both proxies take for their admin listener and access log. */
+function telemetryOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--admin-port <port>',
+      'admin listener: metrics at /stats/prometheus, tap (0 = any free port; Istio uses 15090)',
+      port,
+      0,
+    )
+    .option('--admin-host <host>', 'address of the admin listener', '127.0.0.1')
+    .option('--access-log <file>', 'write one line per request to FILE (- for stdout)')
+    .option(
+      '--access-log-format <format>',
+      'json, text, or a template of Envoy operators such as "%RESPONSE_CODE% %DURATION%"',
+      'json',
+    );
+}
+
+function telemetryFrom(o: TelemetryFlags) {
+  return {
+    adminPort: o.adminPort,
+    adminHost: o.adminHost,
+    ...(o.accessLog !== undefined ? { accessLog: o.accessLog } : {}),
+    accessLogFormat: o.accessLogFormat,
+  };
 }
 
 const CONTROL_PLANE_HELP =
@@ -103,7 +153,7 @@ interface ControlFlags {
   etcdPrefix: string;
 }
 
-interface SidecarFlags {
+interface SidecarFlags extends TelemetryFlags {
   service: string;
   appPort?: number;
   appHost: string;
@@ -199,8 +249,7 @@ export function buildProgram(): Command {
       process.exitCode = await untilSignal(() => cp.close());
     });
 
-  program
-    .command('gateway')
+  telemetryOptions(program.command('gateway'))
     .description('run a gateway proxy that serves the Gateways its labels select')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
@@ -221,19 +270,22 @@ export function buildProgram(): Command {
     .option('--otlp-endpoint <url>', OTLP_HELP)
     .option('--trace-sampling <percent>', SAMPLING_HELP, samplingPercent)
     .action(
-      async (o: {
-        otlpEndpoint?: string;
-        traceSampling?: number;
-        host: string;
-        port: number;
-        httpsPort?: number;
-        id?: string;
-        controlPlane?: string;
-        namespace: string;
-        label: Record<string, string>;
-      }) => {
+      async (
+        o: TelemetryFlags & {
+          otlpEndpoint?: string;
+          traceSampling?: number;
+          host: string;
+          port: number;
+          httpsPort?: number;
+          id?: string;
+          controlPlane?: string;
+          namespace: string;
+          label: Record<string, string>;
+        },
+      ) => {
         const { startGateway } = await import('@weft/proxy');
         const gw = await startGateway({
+          ...telemetryFrom(o),
           control: o.controlPlane ?? program.opts<{ control: string }>().control,
           host: o.host,
           port: o.port,
@@ -244,13 +296,18 @@ export function buildProgram(): Command {
           ...tracingFlags(o),
         });
         await gw.ready;
-        ready({ role: 'gateway', id: gw.id, port: gw.port, httpsPort: gw.httpsPort });
+        ready({
+          role: 'gateway',
+          id: gw.id,
+          port: gw.port,
+          httpsPort: gw.httpsPort,
+          admin: gw.adminAddress,
+        });
         process.exitCode = await untilSignal(() => gw.close());
       },
     );
 
-  program
-    .command('sidecar')
+  telemetryOptions(program.command('sidecar'))
     .description(
       'run the sidecar proxy beside one app instance; with `-- CMD ARGS`, start the app as its child',
     )
@@ -315,6 +372,7 @@ export function buildProgram(): Command {
         throw new Error('give --app-port, or the command that starts the app after --');
       const { startSidecar } = await import('@weft/proxy');
       const sc = await startSidecar({
+        ...telemetryFrom(o),
         control: o.controlPlane ?? program.opts<{ control: string }>().control,
         ...(o.upstreams ? { upstreams: o.upstreams } : {}),
         service: o.service,
@@ -347,6 +405,7 @@ export function buildProgram(): Command {
         inboundPort: sc.inboundPort,
         outboundPort: sc.outboundPort,
         appPort: sc.appPort,
+        admin: sc.adminAddress,
         ...(sc.appPid !== undefined ? { appPid: sc.appPid } : {}),
       });
       void sc.registered.then(() =>
@@ -481,6 +540,105 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('prometheus-config')
+    .description(
+      'print a Prometheus configuration that scrapes the control plane and every proxy (found through the control plane)',
+    )
+    .option('--scrape-interval <duration>', 'Prometheus scrape interval', '15s')
+    .option(
+      '--file-sd <file>',
+      'write the proxy targets to FILE (file_sd_configs) instead of HTTP discovery',
+    )
+    .option('--watch', 'with --file-sd: keep the file current until stopped')
+    .option('--refresh <duration>', 'how often targets are re-read', duration, 5_000)
+    .action(
+      async (o: { scrapeInterval: string; fileSd?: string; watch?: boolean; refresh: number }) => {
+        if (!/^\d+(ms|s|m|h)$/.test(o.scrapeInterval))
+          throw new Error(
+            `--scrape-interval "${o.scrapeInterval}" is not a Prometheus duration (e.g. 15s)`,
+          );
+        const { prometheusConfigCommand } = await import('./commands/prometheus-config.js');
+        process.exitCode = await prometheusConfigCommand(
+          api(),
+          {
+            scrapeInterval: o.scrapeInterval,
+            refreshMs: o.refresh,
+            ...(o.fileSd !== undefined ? { fileSd: o.fileSd } : {}),
+            ...(o.watch ? { watch: true } : {}),
+          },
+          untilSignal,
+        );
+      },
+    );
+
+  program
+    .command('top')
+    .description(
+      'golden metrics per service or route, live: requests/s, success rate, p50/p95/p99 (like linkerd viz stat)',
+    )
+    .option('--by <what>', 'service or route', topBy, 'service' as const)
+    .option('--interval <duration>', 'refresh interval', duration, 2_000)
+    .option('--iterations <n>', 'stop after N refreshes (default: until Ctrl-C)', wholeNumber, 0)
+    .option(
+      '-o, --output <format>',
+      'table or json (one line per refresh)',
+      topFormat,
+      'table' as const,
+    )
+    .action(
+      async (o: {
+        by: 'service' | 'route';
+        interval: number;
+        iterations: number;
+        output: 'table' | 'json';
+      }) => {
+        const { topCommand } = await import('./commands/top.js');
+        process.exitCode = await topCommand(api(), {
+          by: o.by,
+          intervalMs: o.interval,
+          iterations: o.iterations,
+          output: o.output,
+        });
+      },
+    );
+
+  program
+    .command('tap')
+    .description('a live stream of the requests to SERVICE: timing, status, where each went')
+    .argument('<service>', 'short service name, e.g. order')
+    .option('--path <prefix>', 'only paths starting with PREFIX')
+    .option('--status <status>', 'only this status (503) or class (5xx)')
+    .option('--max <n>', 'stop after N requests (default: no limit)', wholeNumber, 0)
+    .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', duration)
+    .option(
+      '-o, --output <format>',
+      'text or json (one line per request)',
+      explainFormat,
+      'text' as const,
+    )
+    .action(
+      async (
+        service: string,
+        o: {
+          path?: string;
+          status?: string;
+          max: number;
+          duration?: number;
+          output: 'text' | 'json';
+        },
+      ) => {
+        const { tapCommand } = await import('./commands/tap.js');
+        process.exitCode = await tapCommand(api(), service, {
+          ...(o.path !== undefined ? { path: o.path } : {}),
+          ...(o.status !== undefined ? { status: o.status } : {}),
+          max: o.max,
+          durationMs: o.duration ?? 0,
+          output: o.output,
+        });
+      },
+    );
+
+  program
     .command('demo')
     .description("run the seed's mesh: control plane, gateway, user/order/stock with sidecars")
     .option('--port <port>', 'gateway port', port, 8080)
@@ -518,7 +676,10 @@ export function buildProgram(): Command {
       say(`  npx weft --control ${demo.controlUrl} get services`);
       say(`  npx weft --control ${demo.controlUrl} get routes`);
       say(`  npx weft --control ${demo.controlUrl} proxy-status`);
-      say(`Logs: ${demo.dataDir}/logs   Stop with Ctrl-C.`);
+      say(`  npx weft --control ${demo.controlUrl} top            # live golden metrics`);
+      say(`  npx weft --control ${demo.controlUrl} tap order      # live requests to order`);
+      say(`  npx weft --control ${demo.controlUrl} prometheus-config > prometheus.yml`);
+      say(`Logs and access logs: ${demo.dataDir}/logs   Stop with Ctrl-C.`);
       process.exitCode = await untilSignal(async () => {
         say('Stopping…');
         await demo.stop();

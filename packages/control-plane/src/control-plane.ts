@@ -51,8 +51,12 @@ export class ControlPlane {
   private revision = 0;
   private watch: Watch | undefined;
   private rebuildPending = false;
-  private readonly listeners = new Set<(s: Snapshot) => void>();
+  private readonly listeners = new Set<(s: Snapshot, changedAt: number) => void>();
   private closed = false;
+  /** When the first store change of the burst being coalesced was seen (push latency). */
+  private changedAt: number | undefined;
+  /** Told about every failed store call (metrics count them); `operation` is a fixed name. */
+  onStoreError: (operation: 'watch' | 'list') => void = () => undefined;
 
   constructor(
     readonly store: Store,
@@ -75,6 +79,7 @@ export class ControlPlane {
       onError: (err) => {
         // A watch that fell behind compaction (or lost etcd) starts over from a fresh list.
         this.log.warn({ err: err.message }, 'store watch failed; re-listing');
+        this.onStoreError('watch');
         this.watch?.cancel();
         this.relist(0);
       },
@@ -87,6 +92,7 @@ export class ControlPlane {
     this.start().catch((err: Error) => {
       const retryInMs = Math.min(250 * 2 ** attempt, 10_000);
       this.log.error({ err: err.message, attempt, retryInMs }, 'cannot re-list the store');
+      this.onStoreError('list');
       setTimeout(() => this.relist(attempt + 1), retryInMs);
     });
   }
@@ -103,7 +109,7 @@ export class ControlPlane {
     return [...this.instances.values()];
   }
 
-  onSnapshot(fn: (s: Snapshot) => void): () => void {
+  onSnapshot(fn: (s: Snapshot, changedAt: number) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -141,6 +147,7 @@ export class ControlPlane {
     }
     this.emitInstances(changes);
     // Coalesce a burst of revisions (an apply, many heartbeats' health flips) into one snapshot.
+    this.changedAt ??= Date.now();
     if (this.rebuildPending) return;
     this.rebuildPending = true;
     setImmediate(() => {
@@ -174,7 +181,9 @@ export class ControlPlane {
     const input = this.translateInput();
     const snap = translate(input);
     this.current = snap;
-    for (const fn of this.listeners) fn(snap);
+    const changedAt = this.changedAt ?? Date.now();
+    this.changedAt = undefined;
+    for (const fn of this.listeners) fn(snap, changedAt);
   }
 
   translateInput(): TranslateInput {

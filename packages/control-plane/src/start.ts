@@ -10,6 +10,7 @@ import { createApiServer, listenApi } from './api/server.js';
 import { ControlPlane } from './control-plane.js';
 import { SnapshotHub } from './distribute/hub.js';
 import { createLogger } from './log.js';
+import { createControlPlaneMetrics } from './metrics/metrics.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import type { Snapshot } from '@weft/model';
@@ -67,14 +68,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   }
   const replica = opts.replica ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const cp = new ControlPlane(store, log);
-  const hub = new SnapshotHub(log, { replica });
+  // The hub reports to its metrics, which read it back only when scraped (after both exist).
+  const metrics = createControlPlaneMetrics({
+    proxies: () => hub.statuses(),
+    snapshotVersion: () => cp.snapshot()?.version,
+    instances: () => cp.instanceList(),
+  });
+  cp.onStoreError = (op) => metrics.storeError(op);
+  const hub = new SnapshotHub(log, { replica, observer: metrics });
   const leadership = isElectable(store)
     ? store.elect('control-plane', replica, opts.electionTtlSeconds ?? 5)
     : soleLeadership();
   leadership.onChange((leader) =>
     log.info({ replica, leader }, leader ? 'elected leader' : 'no longer the leader'),
   );
-  cp.onSnapshot((s) => hub.publish(s));
+  cp.onSnapshot((s, changedAt) => hub.publish(s, changedAt));
   await cp.start();
   // Once-only work: the leader resolves DNS ServiceEntries for every replica.
   const dns = startDnsResolution({
@@ -102,6 +110,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     hub,
     log,
     admit: opts.admit,
+    metrics,
     replica: () => ({ replica, leader: leadership.leader() }),
   });
   const host = opts.host ?? '127.0.0.1';

@@ -14,6 +14,8 @@ export interface ProxyNode {
   labels: Record<string, string>;
   /** For sidecars: the service of the app beside it. */
   service?: string;
+  /** `host:port` of the proxy's admin listener (metrics, tap), for Prometheus and the CLI. */
+  adminAddress?: string;
 }
 
 /**

@@ -58,16 +58,17 @@ describe('data plane', () => {
       await gw.send({ host: 'nowhere', path: '/' });
       await new Promise((r) => setImmediate(r));
       const [ok, nr] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.equal(ok?.status, 200);
-      assert.equal(ok?.route, 'default/app#0');
-      assert.equal(ok?.cluster, 'c-app');
-      assert.equal(ok?.endpoint, `127.0.0.1:${up.port}`);
-      assert.equal(ok?.requestId, 'abc');
+      assert.equal(ok?.response_code, 200);
+      assert.equal(ok?.route_name, 'default/app#0');
+      assert.equal(ok?.upstream_cluster, 'c-app');
+      assert.equal(ok?.upstream_host, `127.0.0.1:${up.port}`);
+      assert.equal(ok?.request_id, 'abc');
       assert.equal(ok?.attempts, 1);
-      assert.equal(ok?.flags, '-');
-      assert.equal(typeof ok?.durationMs, 'number');
-      assert.equal(nr?.status, 404);
-      assert.equal(nr?.flags, 'NR');
+      assert.equal(ok?.response_flags, '-');
+      assert.equal(typeof ok?.duration, 'number');
+      assert.ok((ok?.bytes_received as number) > 0 && (ok?.bytes_sent as number) > 0);
+      assert.equal(nr?.response_code, 404);
+      assert.equal(nr?.response_flags, 'NR');
     } finally {
       unsubscribe();
       await gw.close();

@@ -23,3 +23,7 @@ export {
   type Tracing,
   type TracingFlags,
 } from './telemetry/tracing/index.js';
+export { createProxyMetrics, type ProxyMetrics } from './telemetry/metrics.js';
+export { startAdminServer, type AdminServer } from './admin/server.js';
+export { parseStatusFilter, type TapRecord } from './telemetry/tap.js';
+export { ISTIO_LABEL_NAMES } from './telemetry/istio-labels.js';

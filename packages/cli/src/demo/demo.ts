@@ -28,6 +28,8 @@ export interface DemoOptions {
   /** With an etcd store: where Weft's keys live in etcd. */
   etcdPrefix?: string;
   instancesPerService?: number;
+  /** One JSON access-log line per request in <dataDir>/logs/<proxy>.access.log; default on. */
+  accessLog?: boolean;
   say?: (line: string) => void;
   /** Every proxy of the demo sends spans to this OTLP/HTTP collector (`--otlp-endpoint`). */
   tracing?: { otlpEndpoint: string; samplingPercent?: number };
@@ -80,6 +82,9 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       env: { WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'info' },
     });
 
+  const accessLog = (name: string) =>
+    opts.accessLog === false ? [] : ['--access-log', join(logDir, `${name}.access.log`)];
+
   const stop = async () => {
     // Apps and sidecars first, so sidecars deregister while the control plane still answers.
     const order = [...children].reverse();
@@ -129,6 +134,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       '--id',
       'gateway',
       ...tracingArgs,
+      ...accessLog('gateway'),
     ]);
     children.push({ child: gateway, role: 'gateway' });
     const gatewayPort = Number(gateway.ready.port);
@@ -159,6 +165,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
           '--health-interval',
           '500ms',
           ...tracingArgs,
+          ...accessLog(`${instance}.sidecar`),
         ]);
         children.push({ child: sidecar, role: 'sidecar', service, instance });
         const app = await spawnReady(instance, node, [join(SEED_DIR, 'service.mjs')], {

@@ -11,6 +11,8 @@ import type { Logger } from '../log.js';
 import { Registry, RegistryError } from '../registry/registry.js';
 import { prospectiveInput, runAdmission, type Admit } from '../admission/admission.js';
 import { referenceWarnings } from '../admission/references.js';
+import type { ControlPlaneMetrics } from '../metrics/metrics.js';
+import { prometheusTargets } from '../metrics/targets.js';
 import { loadSources } from '../sources/yaml.js';
 import { translate } from '../translate/translate.js';
 import { StoreError, type TxnOp } from '../store/types.js';
@@ -28,6 +30,8 @@ export interface ApiOptions {
   admit?: Admit | undefined;
   /** Which replica answers, and whether it leads (GET /v1/replica). */
   replica?: () => { replica: string; leader: boolean };
+  /** Served at /metrics; store errors behind API calls are counted in it. */
+  metrics?: ControlPlaneMetrics | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
@@ -45,11 +49,26 @@ export interface ApplyResult {
 }
 
 export function createApiServer(opts: ApiOptions): Server {
-  const { cp, hub, log, admit } = opts;
+  const { cp, hub, log, admit, metrics } = opts;
   const registry = new Registry(cp.store);
 
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { ok: true })],
+    [
+      'GET',
+      /^\/metrics$/,
+      async (_q, res) => {
+        if (!metrics) throw new HttpError(404, 'WEFT_ERR_NOT_FOUND', 'metrics are off');
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(body);
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/prometheus\/targets$/,
+      async (_q, res) => sendJson(res, 200, prometheusTargets(hub.statuses())),
+    ],
     [
       'GET',
       /^\/v1\/replica$/,
@@ -199,6 +218,7 @@ export function createApiServer(opts: ApiOptions): Server {
     };
     run().catch((err: unknown) => {
       const e = toHttpError(err);
+      if (err instanceof StoreError) metrics?.storeError('api');
       if (e.status >= 500)
         log.error({ err: (err as Error)?.stack ?? String(err), path }, 'API request failed');
       if (!res.headersSent) sendError(res, e);

@@ -20,6 +20,7 @@ import {
   type Snapshot,
 } from '@weft/model';
 import type { Logger } from '../log.js';
+import type { HubObserver } from '../metrics/metrics.js';
 import { scopeOf, scopeSnapshot, WHOLE_MESH, type Scope } from './scope.js';
 
 interface Conn {
@@ -37,6 +38,8 @@ export interface HubOptions {
   history?: number;
   /** Shown in proxy-status as the replica a proxy is connected to. */
   replica?: string;
+  /** Told about pushes and answers (control-plane metrics). */
+  observer?: HubObserver;
 }
 
 const MAX_MESSAGE_BYTES = 1 << 20;
@@ -60,8 +63,10 @@ export class SnapshotHub {
     this.historySize = opts.history ?? 64;
   }
 
-  publish(snapshot: Snapshot): void {
+  /** `changedAt`: when the store change this snapshot was built from was seen (metrics). */
+  publish(snapshot: Snapshot, changedAt?: number): void {
     if (this.latest && this.latest.version >= snapshot.version) return;
+    this.opts.observer?.published(snapshot.version, changedAt ?? Date.now());
     this.latest = snapshot;
     this.history.set(snapshot.version, snapshot);
     for (const v of this.history.keys()) {
@@ -135,6 +140,7 @@ export class SnapshotHub {
             namespace,
             labels: n.labels ?? {},
             ...(n.service ? { service: n.service } : {}),
+            ...(isHostPort(n.adminAddress) ? { adminAddress: n.adminAddress } : {}),
           },
           connectedAt: new Date().toISOString(),
           ...(version !== undefined ? { ackedVersion: version } : {}),
@@ -151,10 +157,13 @@ export class SnapshotHub {
       case 'nack': {
         if (!conn.status) return this.reject(conn, 'send hello first');
         if (msg.type === 'ack') {
+          if (conn.status.ackedVersion !== msg.version)
+            this.opts.observer?.acked(msg.version, conn.status.node.role);
           conn.status.ackedVersion = msg.version;
           delete conn.status.nack;
         } else {
           conn.status.nack = { version: msg.version, error: String(msg.error) };
+          this.opts.observer?.nacked(conn.status.node.role);
           // The proxy kept its last good snapshot: the next push is made from that one.
           conn.base = conn.status.ackedVersion;
           this.log.error(
@@ -213,6 +222,7 @@ export class SnapshotHub {
     conn.status.sentVersion = target.version;
     if (conn.status.pushes) conn.status.pushes[delta ? 'delta' : 'full']++;
     conn.ws.send(json);
+    this.opts.observer?.pushed(conn.status.node.role);
   }
 
   private view(scope: Scope, snapshot: Snapshot): Snapshot {
@@ -230,4 +240,11 @@ export class SnapshotHub {
     this.log.warn({ why }, 'closing proxy stream: protocol error');
     conn.ws.close(1008, why.slice(0, 120));
   }
+}
+
+/** An admin address goes into Prometheus's targets: only a plain `host:port` is kept. */
+function isHostPort(v: unknown): v is string {
+  return (
+    typeof v === 'string' && v.length <= 260 && /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/.test(v)
+  );
 }

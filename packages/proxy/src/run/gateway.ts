@@ -11,11 +11,12 @@ import type { RouteTable } from '../compile/types.js';
 import { createDataPlane } from '../data-plane.js';
 import { normalizeHost } from '../routing/host-table.js';
 import { listen, type Listener } from '../server/listen.js';
+import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
 import { loadServerCertificates, type ServerCertificates } from '../tls/server-certificates.js';
 import { createProxyTracing, type TracingFlags } from '../telemetry/tracing/index.js';
 import { createLog } from './log.js';
 
-export interface GatewayOptions {
+export interface GatewayOptions extends TelemetryOptions {
   control: string;
   host?: string;
   port?: number;
@@ -36,6 +37,8 @@ export interface RunningGateway {
   /** The HTTPS listener's port, when the gateway has one. */
   httpsPort?: number;
   id: string;
+  /** Where its metrics (/stats/prometheus) and tap are served, `host:port`. */
+  adminAddress: string;
   /** Resolves once the first snapshot is live. */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -129,6 +132,25 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       throw err;
     }
   }
+  let telemetry;
+  try {
+    telemetry = await startProxyTelemetry(
+      node,
+      dp,
+      [
+        { name: 'http', server: listener.server },
+        ...(https ? [{ name: 'https', server: https.server }] : []),
+      ],
+      [dp.agents],
+      opts,
+    );
+  } catch (err) {
+    await Promise.all([listener.close(), https?.close()]);
+    throw err;
+  }
+  const admin = telemetry;
+  // Told to the control plane in the hello, so Prometheus and the CLI can find it.
+  node.adminAddress = admin.adminAddress;
   const stream = connectSnapshotStream({
     control: opts.control,
     node,
@@ -142,15 +164,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     ...(tracing !== undefined
       ? { tracing: { endpoint: opts.tracing?.otlpEndpoint, sampling: tracing.tracer.percent } }
       : {}),
+    admin: admin.adminAddress,
   });
   return {
     port: listener.port,
     ...(https ? { httpsPort: https.port } : {}),
     id,
+    adminAddress: admin.adminAddress,
     ready: stream.ready,
     async close() {
       stream.close();
       await Promise.all([listener.close(), https?.close()]);
+      await admin.close();
       await dp.close();
       await tracing?.close();
     },

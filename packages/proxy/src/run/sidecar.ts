@@ -10,8 +10,10 @@ import { createServer } from 'node:net';
 import type { InstanceRegistration, ProxyNode } from '@weft/model';
 import { connectSnapshotStream } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
+import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
 import { createInboundHandler } from '../server/inbound.js';
 import { listen } from '../server/listen.js';
+import { createAgentPool } from '../upstream/agent-pool.js';
 import { startApp, type AppExit, type AppProcess } from './app-process.js';
 import { createControlApi, type ControlApi } from './control-api.js';
 import { createDrainable } from './drain.js';
@@ -21,7 +23,7 @@ import { createProxyTracing, type TracingFlags } from '../telemetry/tracing/inde
 import { createLog, type LogFn } from './log.js';
 import { createRegistration } from './registration.js';
 
-export interface SidecarOptions {
+export interface SidecarOptions extends TelemetryOptions {
   /** Control plane URL, or several replicas' URLs comma-separated. */
   control: string;
   /** The services the app calls: the sidecar receives only their config. Default: all. */
@@ -63,6 +65,8 @@ export interface RunningSidecar {
   inboundPort: number;
   outboundPort: number;
   appPort: number;
+  /** Where its metrics (/stats/prometheus) and tap are served, `host:port`. */
+  adminAddress: string;
   /** The app's pid when the sidecar started it. */
   appPid?: number;
   /** Resolves once the first snapshot is live. */
@@ -109,8 +113,17 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
   };
   const tracing = createProxyTracing(opts.tracing, node, log);
   const dp = createDataPlane({ node, log, tracer: tracing?.tracer });
+  // Its own pool (not the data plane's, whose sweep keeps only snapshot endpoints), held here
+  // so that metrics can read it.
+  const inboundAgents = createAgentPool();
   const inboundHandler = createDrainable(
-    createInboundHandler({ appHost, appPort, proxyId: node.id, tracer: tracing?.tracer }),
+    createInboundHandler({
+      appHost,
+      appPort,
+      proxyId: node.id,
+      tracer: tracing?.tracer,
+      agents: inboundAgents,
+    }),
   );
   const inbound = await listen(inboundHandler.handler, {
     host,
@@ -122,6 +135,26 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     port: opts.outboundPort ?? 0,
     proxyId: node.id,
   });
+  let telemetry;
+  try {
+    telemetry = await startProxyTelemetry(
+      node,
+      dp,
+      [
+        { name: 'inbound', server: inbound.server },
+        { name: 'outbound', server: outbound.server },
+      ],
+      [dp.agents, inboundAgents],
+      opts,
+    );
+  } catch (err) {
+    await Promise.all([inbound.close(), outbound.close()]);
+    inboundAgents.destroy();
+    throw err;
+  }
+  const admin = telemetry;
+  // Told to the control plane in the hello, so Prometheus and the CLI can find it.
+  node.adminAddress = admin.adminAddress;
   const stream = connectSnapshotStream({
     control: opts.control,
     node,
@@ -185,6 +218,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     app: appPort,
     ...(app ? { appPid: app.pid } : {}),
     healthCheck: check,
+    admin: admin.adminAddress,
   });
 
   let closing: Promise<void> | undefined;
@@ -209,7 +243,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     }
     stream.close();
     await outbound.close();
+    await admin.close();
     inboundHandler.handler.close();
+    inboundAgents.destroy();
     await dp.close();
     await tracing?.close();
     log('info', 'sidecar stopped', { id });
@@ -220,6 +256,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     inboundPort: inbound.port,
     outboundPort: outbound.port,
     appPort,
+    adminAddress: admin.adminAddress,
     ...(app ? { appPid: app.pid, appExited: app.exited } : {}),
     ready: stream.ready,
     registered,

@@ -3,7 +3,8 @@
 
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { requestEndChannel } from '../telemetry/channels.js';
+import { requestEndChannel, type RequestEndEvent } from '../telemetry/channels.js';
+import { measureWireBytes } from '../telemetry/wire-bytes.js';
 import type { ForwardContext } from '../upstream/forward.js';
 import type { TraceHop } from '../telemetry/tracing/tracer.js';
 import type { NodeRequestView } from './request-view.js';
@@ -18,7 +19,7 @@ export function publishLocal(
 ): void {
   if (ctx.trace !== undefined) traceLocal(ctx.trace, ctx, res, view, startedAt, flag);
   if (!requestEndChannel.hasSubscribers) return;
-  requestEndChannel.publish({
+  const event: RequestEndEvent = {
     proxyId: ctx.proxyId,
     kind: ctx.kind,
     method: view.method,
@@ -32,7 +33,9 @@ export function publishLocal(
     durationMs: startedAt > 0 ? performance.now() - startedAt : 0,
     attempts: 0,
     requestId: undefined,
-  });
+  };
+  measureWireBytes(event, view.req.socket);
+  requestEndChannel.publish(event);
 }
 
 /** Spans for a local reply, when tracing is on and the request is sampled. */

@@ -34,6 +34,23 @@ export interface RequestEndEvent {
    * nobody waited for it. Absent on real requests.
    */
   shadow?: true;
+  /**
+   * Downstream wire bytes of this request and its response, headers included, as Istio's
+   * istio_request_bytes / istio_response_bytes record them (telemetry/wire-bytes.ts).
+   * Optional so that publishers that cannot tell (tests) may leave them out.
+   */
+  requestBytes?: number;
+  responseBytes?: number;
+  /** The trace this request belongs to, when tracing knows one (telemetry/tracing/). */
+  traceId?: string | undefined;
+  /**
+   * Set by the mTLS work once inbound connections can be mutual TLS: whether this request
+   * came over mTLS, and the peer's identity (SPIFFE URI). Until then metrics report
+   * connection_security_policy "none" (destination) / "unknown" (source) and principals
+   * "unknown".
+   */
+  mutualTls?: boolean;
+  peerPrincipal?: string | undefined;
 }
 
 export interface EndpointEjectedEvent {

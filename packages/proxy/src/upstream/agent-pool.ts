@@ -19,6 +19,8 @@ export interface AgentPool {
   /** Marks agents whose key is not in `keys` as gone and destroys those gone long enough. */
   retain(keys: ReadonlySet<string>, now: number): void;
   size(): number;
+  /** Sockets in use and idle across every endpoint's agent (read by metrics when scraped). */
+  stats(): { active: number; idle: number };
   destroy(): void;
 }
 
@@ -57,6 +59,15 @@ export function createAgentPool(opts: AgentPoolOptions = {}): AgentPool {
       }
     },
     size: () => entries.size,
+    stats() {
+      let active = 0;
+      let idle = 0;
+      for (const { agent } of entries.values()) {
+        for (const list of Object.values(agent.sockets)) active += list?.length ?? 0;
+        for (const list of Object.values(agent.freeSockets)) idle += list?.length ?? 0;
+      }
+      return { active, idle };
+    },
     destroy() {
       for (const e of entries.values()) e.agent.destroy();
       entries.clear();

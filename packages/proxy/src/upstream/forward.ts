@@ -46,6 +46,7 @@ import {
 } from '../telemetry/channels.js';
 import type { LogFn } from '../telemetry/log.js';
 import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
+import { measureWireBytes } from '../telemetry/wire-bytes.js';
 import type { AgentPool } from './agent-pool.js';
 import { buildResponseHeaders, EXPLAIN_HEADER, type RequestHeadersResult } from './headers.js';
 
@@ -778,6 +779,7 @@ class Exchange implements Waiter {
       attempts: this.attempts,
       requestId: this.headers.requestId,
     };
+    measureWireBytes(event, this.req.socket);
     requestEndChannel.publish(event);
   }
 }

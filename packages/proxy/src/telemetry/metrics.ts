@@ -1,0 +1,341 @@
+// A proxy's metrics: Istio's standard HTTP metrics (istio_requests_total and the three
+// histograms, Istio's labels and buckets) and Weft's own (weft_*): connections, the upstream
+// pool, retries, ejections, the snapshot in use, access-log drops. One prom-client registry
+// per proxy, served by the admin server (admin/server.ts) at /stats/prometheus.
+//
+// The request metrics subscribe to the request-end channel. Per request they cost a short
+// key, one map lookup and a few additions (telemetry/series.ts); labels are worked out once
+// per series. Everything else is read when Prometheus scrapes.
+
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { Server } from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ProxyNode } from '@weft/model';
+import type { RouteTable, RuntimeCluster } from '../compile/types.js';
+import type { AgentPool } from '../upstream/agent-pool.js';
+import {
+  CHANNEL_NAMES,
+  type EndpointEjectedEvent,
+  type RequestEndEvent,
+  type TableSwappedEvent,
+} from './channels.js';
+import {
+  istioLabels,
+  serviceOfNode,
+  splitServiceHost,
+  UNKNOWN_SERVICE,
+  UNKNOWN_WORKLOAD,
+  workloadOf,
+  workloadOfNode,
+  type ServiceRef,
+  type Workload,
+} from './istio-labels.js';
+import { addProcessMetrics } from './process-metrics.js';
+import { SeriesSet, seriesCounter, seriesHistogram, type Series } from './series.js';
+
+export interface ProxyMetricsOptions {
+  node: ProxyNode;
+  /** The route table in use (for endpoint labels and ejected endpoints). */
+  table: () => RouteTable | undefined;
+  /** Connection pools to report (the data plane's, the inbound one). */
+  agents?: readonly AgentPool[];
+  /** Listeners whose open downstream connections are reported, by name. */
+  listeners?: readonly { name: string; server: Server }[];
+  /** Access-log sinks' counters, when access logs are on. */
+  accessLog?: { written(): number; dropped(): number } | undefined;
+  /** Process and Node.js metrics (process_*, nodejs_*); default on. */
+  processMetrics?: boolean;
+  now?: () => number;
+}
+
+export interface ProxyMetrics {
+  readonly registry: Registry;
+  /** Records one finished request (what the channel subscriber calls). */
+  record(e: RequestEndEvent): void;
+  close(): void;
+}
+
+interface ClusterInfo {
+  service: ServiceRef;
+  endpoints: Map<string, Workload>;
+}
+
+export const STANDARD_METRIC_NAMES = {
+  requests: 'istio_requests_total',
+  duration: 'istio_request_duration_milliseconds',
+  requestBytes: 'istio_request_bytes',
+  responseBytes: 'istio_response_bytes',
+  routeRequests: 'weft_route_requests_total',
+  routeDuration: 'weft_route_request_duration_seconds',
+} as const;
+
+export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
+  const { node } = opts;
+  const now = opts.now ?? Date.now;
+  const registry = new Registry();
+  const self = workloadOfNode(node);
+  const ownService = serviceOfNode(node);
+
+  // Istio series, and per-route series for `weft top` (route ids come from configuration).
+  const istio = new SeriesSet();
+  const routes = new SeriesSet();
+  // Request shape -> series, rebuilt when the table changes (endpoint labels may change).
+  let fast = new Map<string, { istio: Series; route: Series }>();
+  let fastTable: RouteTable | undefined;
+  let clusterCache = new Map<string, ClusterInfo>();
+
+  const clusterInfo = (table: RouteTable | undefined, name: string): ClusterInfo | undefined => {
+    const hit = clusterCache.get(name);
+    if (hit !== undefined) return hit;
+    const c: RuntimeCluster | undefined = table?.clusters.get(name);
+    if (c === undefined) return undefined;
+    const svc = splitServiceHost(c.service);
+    const info: ClusterInfo = {
+      service: { host: c.service, ...svc },
+      endpoints: new Map(
+        c.endpoints.map((ep) => [ep.key, workloadOf(ep.labels, svc.name, svc.namespace)]),
+      ),
+    };
+    clusterCache.set(name, info);
+    return info;
+  };
+
+  const resolve = (e: RequestEndEvent) => {
+    let peer = UNKNOWN_WORKLOAD;
+    let service = UNKNOWN_SERVICE;
+    if (e.kind === 'inbound') {
+      service = ownService;
+    } else if (e.cluster !== undefined) {
+      const info = clusterInfo(fastTable, e.cluster);
+      if (info !== undefined) {
+        service = info.service;
+        const w = e.endpoint === undefined ? undefined : info.endpoints.get(e.endpoint);
+        // No endpoint answered (UH, or every try failed before one): Istio still names the
+        // service, and the workload stays unknown.
+        peer = w ?? UNKNOWN_WORKLOAD;
+      }
+    }
+    const labels = istioLabels({
+      kind: e.kind,
+      self,
+      peer,
+      service,
+      status: e.status,
+      flags: e.flag,
+      mutualTls: e.mutualTls,
+      peerPrincipal: e.peerPrincipal,
+    });
+    return {
+      istio: istio.get(labels),
+      route: routes.get({
+        reporter: labels.reporter,
+        route: e.routeId ?? '-',
+        destination_service: service.host,
+        response_code: labels.response_code,
+      }),
+    };
+  };
+
+  const record = (e: RequestEndEvent) => {
+    const table = opts.table();
+    if (table !== fastTable) {
+      fastTable = table;
+      fast = new Map();
+      clusterCache = new Map();
+    }
+    const key = `${e.kind}|${e.routeId}|${e.cluster}|${e.endpoint}|${e.status}|${e.flag}|${e.mutualTls}|${e.peerPrincipal}`;
+    let s = fast.get(key);
+    if (s === undefined) {
+      s = resolve(e);
+      fast.set(key, s);
+    }
+    const ms = e.durationMs;
+    s.istio.count++;
+    s.istio.duration.observe(ms);
+    if (e.requestBytes !== undefined) s.istio.requestBytes.observe(e.requestBytes);
+    if (e.responseBytes !== undefined) s.istio.responseBytes.observe(e.responseBytes);
+    s.route.count++;
+    s.route.durationSeconds.observe(ms / 1000);
+    if (e.attempts > 1 && e.cluster !== undefined)
+      retries.inc({ cluster: e.cluster }, e.attempts - 1);
+  };
+
+  const all = () => istio.all();
+  registry.registerMetric(
+    seriesCounter(
+      STANDARD_METRIC_NAMES.requests,
+      'Requests, counted when they end (Istio standard metric).',
+      all,
+      (s) => s.count,
+    ),
+  );
+  registry.registerMetric(
+    seriesHistogram(
+      STANDARD_METRIC_NAMES.duration,
+      'Request duration in milliseconds, from the first byte received to the last byte sent (Istio standard metric).',
+      all,
+      (s) => s.duration,
+    ),
+  );
+  registry.registerMetric(
+    seriesHistogram(
+      STANDARD_METRIC_NAMES.requestBytes,
+      'Request size in bytes on the downstream wire, headers included (Istio standard metric).',
+      all,
+      (s) => s.requestBytes,
+    ),
+  );
+  registry.registerMetric(
+    seriesHistogram(
+      STANDARD_METRIC_NAMES.responseBytes,
+      'Response size in bytes on the downstream wire, headers included (Istio standard metric).',
+      all,
+      (s) => s.responseBytes,
+    ),
+  );
+  const allRoutes = () => routes.all();
+  registry.registerMetric(
+    seriesCounter(
+      STANDARD_METRIC_NAMES.routeRequests,
+      'Requests per route and response code.',
+      allRoutes,
+      (s) => s.count,
+    ),
+  );
+  registry.registerMetric(
+    seriesHistogram(
+      STANDARD_METRIC_NAMES.routeDuration,
+      'Request duration per route in seconds (the Istio buckets, in seconds).',
+      allRoutes,
+      (s) => s.durationSeconds,
+    ),
+  );
+
+  const registers = [registry];
+  const retries = new Counter({
+    name: 'weft_upstream_retries_total',
+    help: 'Upstream tries after the first one, per cluster.',
+    labelNames: ['cluster'],
+    registers,
+  });
+  const ejections = new Counter({
+    name: 'weft_outlier_ejections_total',
+    help: 'Endpoints ejected by outlier detection, per cluster.',
+    labelNames: ['cluster'],
+    registers,
+  });
+  const swaps = new Counter({
+    name: 'weft_snapshot_swaps_total',
+    help: 'Route tables swapped in (snapshots applied).',
+    registers,
+  });
+  const version = new Gauge({
+    name: 'weft_snapshot_version',
+    help: 'Version of the snapshot the proxy runs (the store revision it was built from).',
+    registers,
+    collect() {
+      const v = opts.table()?.version;
+      if (v !== undefined) this.set(v);
+    },
+  });
+  void version;
+  new Gauge({
+    name: 'weft_outlier_ejected_endpoints',
+    help: 'Endpoints ejected right now, per cluster.',
+    labelNames: ['cluster'],
+    registers,
+    collect() {
+      this.reset();
+      const table = opts.table();
+      if (table === undefined) return;
+      const t = now();
+      for (const c of table.clusters.values()) {
+        let n = 0;
+        for (const ep of c.endpoints) if (ep.outlier.ejectedUntil > t) n++;
+        if (n > 0) this.set({ cluster: c.name }, n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'weft_upstream_connections',
+    help: 'Upstream connections in the keep-alive pools, by state (active: carrying a request).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      let active = 0;
+      let idle = 0;
+      for (const pool of opts.agents ?? []) {
+        const s = pool.stats();
+        active += s.active;
+        idle += s.idle;
+      }
+      this.set({ state: 'active' }, active);
+      this.set({ state: 'idle' }, idle);
+    },
+  });
+  new Gauge({
+    name: 'weft_upstream_pool_endpoints',
+    help: 'Endpoints with a connection pool.',
+    registers,
+    collect() {
+      let n = 0;
+      for (const pool of opts.agents ?? []) n += pool.size();
+      this.set(n);
+    },
+  });
+  new Gauge({
+    name: 'weft_downstream_connections_active',
+    help: 'Open downstream connections, per listener.',
+    labelNames: ['listener'],
+    registers,
+    async collect() {
+      for (const l of opts.listeners ?? []) {
+        const n = await new Promise<number>((resolve) =>
+          l.server.getConnections((err, count) => resolve(err ? 0 : count)),
+        );
+        this.set({ listener: l.name }, n);
+      }
+    },
+  });
+  if (opts.accessLog !== undefined) {
+    const sink = opts.accessLog;
+    new Counter({
+      name: 'weft_access_log_lines_total',
+      help: 'Access log lines, by outcome (dropped: the disk was too slow and the buffer full).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'written' }, sink.written());
+        this.inc({ outcome: 'dropped' }, sink.dropped());
+      },
+    });
+  }
+  if (opts.processMetrics !== false) addProcessMetrics(registry);
+
+  const onRequestEnd = (m: unknown) => {
+    const e = m as RequestEndEvent;
+    if (e.proxyId === node.id) record(e);
+  };
+  const onEjected = (m: unknown) => {
+    const e = m as EndpointEjectedEvent;
+    if (e.proxyId === node.id) ejections.inc({ cluster: e.cluster });
+  };
+  const onSwapped = (m: unknown) => {
+    if ((m as TableSwappedEvent).proxyId === node.id) swaps.inc();
+  };
+  diagnosticsChannel.subscribe(CHANNEL_NAMES.requestEnd, onRequestEnd);
+  diagnosticsChannel.subscribe(CHANNEL_NAMES.endpointEjected, onEjected);
+  diagnosticsChannel.subscribe(CHANNEL_NAMES.tableSwapped, onSwapped);
+
+  return {
+    registry,
+    record,
+    close() {
+      diagnosticsChannel.unsubscribe(CHANNEL_NAMES.requestEnd, onRequestEnd);
+      diagnosticsChannel.unsubscribe(CHANNEL_NAMES.endpointEjected, onEjected);
+      diagnosticsChannel.unsubscribe(CHANNEL_NAMES.tableSwapped, onSwapped);
+      registry.clear();
+    },
+  };
+}
