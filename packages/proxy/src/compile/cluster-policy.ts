@@ -65,6 +65,8 @@ export interface CompiledClusterPolicy {
   readonly connectTimeoutMs: number | undefined;
   /** 0 = unlimited; 1 = no keep-alive. */
   readonly maxRequestsPerConnection: number;
+  /** Upstream idle connections close after this; undefined = the agent pool's default. */
+  readonly idleTimeoutMs: number | undefined;
 }
 
 export function compileClusterPolicy(
@@ -84,6 +86,7 @@ export function compileClusterPolicy(
     budget: states.budget(c.name),
     connectTimeoutMs: c.pool?.connectTimeoutMs,
     maxRequestsPerConnection: limits.maxRequestsPerConnection,
+    idleTimeoutMs: c.pool?.idleTimeoutMs,
   };
 }
 

@@ -19,6 +19,11 @@ export interface ListenOptions {
   proxyId?: string;
   /** Longer than clients' idle timeouts, so the proxy is not the side that races a reuse. */
   keepAliveTimeoutMs?: number;
+  /**
+   * A connection with a request in progress but no bytes either way for this long is closed
+   * (Envoy's stream_idle_timeout, 5 min by default); 0 = never.
+   */
+  idleTimeoutMs?: number;
   /** After close() is called, in-flight requests get this long before their sockets are cut. */
   closeGraceMs?: number;
   log?: LogFn;
@@ -41,6 +46,8 @@ export function listen(handler: RequestHandler, opts: ListenOptions = {}): Promi
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
   // Must exceed keepAliveTimeout, or node may cut a connection that is just sending headers.
   server.headersTimeout = server.keepAliveTimeout + 1_000;
+  // With no 'timeout' listener, node destroys the socket: the client sees a reset.
+  server.timeout = opts.idleTimeoutMs ?? 300_000;
   const proxyId = opts.proxyId ?? 'proxy';
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
     onClientError(err, socket, proxyId, opts.log),

@@ -226,4 +226,48 @@ describe('resilience', () => {
     assert.equal(echo.body, 'chunk-body');
     assert.equal(echo.headers['transfer-encoding'], 'chunked');
   });
+
+  it('retries a chunked body while its copy fits the replay buffer, not once it outgrew it', async () => {
+    // An earlier test's reset ejected flaky for a minute; this one needs it in rotation.
+    for (const e of gw.dp.table()!.clusters.get('c-flaky-alive')!.endpoints)
+      e.outlier.ejectedUntil = 0;
+    flaky.set({ status: 503 });
+    try {
+      const chunked = { 'transfer-encoding': 'chunked' };
+      let before = { flaky: flaky.requests, alive: alive.requests };
+      for (let i = 0; i < 6; i++) {
+        const r = await gw.send({
+          host: 'app',
+          path: '/retry-503',
+          method: 'POST',
+          headers: chunked,
+          body: `chunk-replayed-${i}`,
+        });
+        assert.equal(r.status, 200, r.body);
+        assert.equal(r.json<FakeUpstreamReply>().body, `chunk-replayed-${i}`, 'the whole body');
+      }
+      assert.ok(flaky.requests - before.flaky >= 1, 'some first tries met the 503');
+      assert.equal(alive.requests - before.alive, 6);
+
+      before = { flaky: flaky.requests, alive: alive.requests };
+      const big = 'y'.repeat(200 * 1024);
+      const replies = [];
+      for (let i = 0; i < 4; i++) {
+        replies.push(
+          await gw.send({
+            host: 'app',
+            path: '/retry-503',
+            method: 'POST',
+            headers: chunked,
+            body: big,
+          }),
+        );
+      }
+      const failed = replies.filter((r) => r.status === 503).length;
+      assert.equal(failed, flaky.requests - before.flaky, 'too big to replay: the 503 stands');
+      assert.equal(replies.length - failed, alive.requests - before.alive);
+    } finally {
+      flaky.set({});
+    }
+  });
 });

@@ -15,7 +15,11 @@ export interface AgentPoolOptions {
 }
 
 export interface AgentPool {
-  get(endpoint: { key: string }): Agent;
+  /**
+   * The endpoint's agent. A cluster whose DestinationRule sets an idle timeout
+   * (connectionPool.http.idleTimeout or tcp.idleTimeout) gets agents of its own with it.
+   */
+  get(endpoint: { key: string }, idleTimeoutMs?: number): Agent;
   /** Marks agents whose key is not in `keys` as gone and destroys those gone long enough. */
   retain(keys: ReadonlySet<string>, now: number): void;
   size(): number;
@@ -26,6 +30,8 @@ export interface AgentPool {
 
 interface Entry {
   agent: Agent;
+  /** The endpoint's `address:port`, what retain() is given. */
+  endpoint: string;
   goneSince: number;
 }
 
@@ -41,16 +47,19 @@ export function createAgentPool(opts: AgentPoolOptions = {}): AgentPool {
   const goneGraceMs = opts.goneGraceMs ?? 60_000;
   const entries = new Map<string, Entry>();
   return {
-    get(endpoint) {
-      const hit = entries.get(endpoint.key);
+    get(endpoint, idleTimeoutMs) {
+      const key = idleTimeoutMs === undefined ? endpoint.key : `${endpoint.key}|${idleTimeoutMs}`;
+      const hit = entries.get(key);
       if (hit !== undefined) return hit.agent;
-      const entry: Entry = { agent: new Agent(agentOptions), goneSince: -1 };
-      entries.set(endpoint.key, entry);
+      const options =
+        idleTimeoutMs === undefined ? agentOptions : { ...agentOptions, timeout: idleTimeoutMs };
+      const entry: Entry = { agent: new Agent(options), endpoint: endpoint.key, goneSince: -1 };
+      entries.set(key, entry);
       return entry.agent;
     },
     retain(keys, now) {
       for (const [key, e] of entries) {
-        if (keys.has(key)) e.goneSince = -1;
+        if (keys.has(e.endpoint)) e.goneSince = -1;
         else if (e.goneSince < 0) e.goneSince = now;
         else if (now - e.goneSince >= goneGraceMs) {
           e.agent.destroy();

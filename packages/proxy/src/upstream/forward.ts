@@ -148,6 +148,12 @@ class Exchange implements Waiter {
   body: Buffer | undefined = undefined;
   chunks: Buffer[] | undefined = undefined;
   streaming = false;
+  /**
+   * A streamed body of unknown size (chunked) is copied here while it fits the buffer limit,
+   * so a retry can replay it; undefined once it outgrew the limit (or for other bodies).
+   */
+  replay: Buffer[] | undefined = undefined;
+  replayBytes = 0;
   staleRetried = false;
   responded = false;
   finished = false;
@@ -203,9 +209,15 @@ class Exchange implements Waiter {
       this.req.on('data', onRequestData);
       this.req.on('end', onRequestEnd);
     } else {
-      // Too big (or of unknown size) to keep a copy: stream it, and give up retries. Nor is
-      // it mirrored: a copy without its body would be a different request.
+      // Too big (or of unknown size) to buffer first: stream it. A chunked body is also copied
+      // while it fits the limit, and can be retried until it outgrows it. Nor is it
+      // mirrored: a copy without its body would be a different request.
       this.streaming = true;
+      if (this.retry.retries > 0 && h.contentLength < 0) {
+        this.replay = [];
+        (this.req as Tagged<IncomingMessage>)[kExchange] = this;
+        this.req.on('data', onStreamedData);
+      }
       this.attempt();
     }
   }
@@ -273,7 +285,7 @@ class Exchange implements Waiter {
     let up: ClientRequest;
     try {
       up = request({
-        agent: this.ctx.agents.get(ep),
+        agent: this.ctx.agents.get(ep, cluster.resilience?.idleTimeoutMs),
         host: ep.address,
         port: ep.port,
         method: this.down.method,
@@ -293,8 +305,45 @@ class Exchange implements Waiter {
       this.tryTimer = setTimeout(onTryTimeout, this.retry.perTryTimeoutMs, this, up);
     }
     if (this.body !== undefined) up.end(this.body);
-    else if (this.streaming) this.req.pipe(up);
+    else if (this.streaming) this.sendStreamed(up);
     else up.end();
+  }
+
+  /** The first try pipes the body; a retry replays the copy, then pipes what is still to come. */
+  sendStreamed(up: ClientRequest): void {
+    const replay = this.replay;
+    if (replay === undefined) {
+      // Bytes were read (while queued or by a failed try) and not kept: cannot resend.
+      if (this.replayBytes > 0) this.replyNotReplayable();
+      else this.req.pipe(up);
+      return;
+    }
+    if (this.req.readableEnded) {
+      up.end(replay.length === 1 ? replay[0]! : Buffer.concat(replay));
+      return;
+    }
+    for (const chunk of replay) up.write(chunk);
+    this.req.pipe(up);
+  }
+
+  replyNotReplayable(): void {
+    this.flags = `${ResponseFlag.UpstreamRemoteReset},${ResponseFlag.UpstreamRetryLimitExceeded}`;
+    this.reply(
+      503,
+      ResponseFlag.UpstreamRemoteReset,
+      ErrorCode.UpstreamReset,
+      `could not retry the request to ${this.target.label} (last: ${this.lastError || 'none'}): its streamed body outgrew the ${this.ctx.maxBufferedBodyBytes}-byte replay buffer`,
+    );
+  }
+
+  /** A streamed body chunk: kept for a replay while the copy fits the limit. */
+  onStreamedData(chunk: Buffer): void {
+    if (this.replay === undefined) return;
+    this.replayBytes += chunk.length;
+    if (this.replayBytes > this.ctx.maxBufferedBodyBytes) {
+      this.replay = undefined;
+      this.req.removeListener('data', onStreamedData);
+    } else this.replay.push(chunk);
   }
 
   /** Sends the copies, after the real request has gone out; never fails this exchange. */
@@ -322,7 +371,8 @@ class Exchange implements Waiter {
    * retry budget and the concurrent-retry limit, and takes a retry slot when it says yes.
    */
   canRetry(): boolean {
-    if (this.streaming || this.finished || this.attempts > this.retry.retries) return false;
+    if (this.finished || this.attempts > this.retry.retries) return false;
+    if (this.streaming && this.replay === undefined) return false;
     // The failed try is over: its slots go back before a retry asks for new ones.
     this.releaseLoad();
     this.releaseSlot();
@@ -342,6 +392,8 @@ class Exchange implements Waiter {
 
   retryLater(): void {
     (this.tried ??= []).push(this.endpoint!);
+    // The failed try's pipe goes; the retry replays the copy and pipes the rest itself.
+    if (this.streaming) this.req.unpipe();
     this.releaseLoad();
     this.upstream = undefined;
     const delay = retryBackoffMs(this.retry, this.attempts, this.ctx.random);
@@ -797,6 +849,16 @@ function onDownstreamClose(this: ServerResponse): void {
     ex.ctx.log?.('error', 'internal error after a request', {
       error: err instanceof Error ? err.stack : String(err),
     });
+  }
+}
+
+function onStreamedData(this: IncomingMessage, chunk: Buffer): void {
+  const ex = exchangeOf(this);
+  if (ex === undefined) return;
+  try {
+    ex.onStreamedData(chunk);
+  } catch (err) {
+    ex.fail(err);
   }
 }
 
