@@ -9,6 +9,7 @@ import type { KeyValue, Store, Watch, WatchEvent } from './store/types.js';
 import type {
   DestinationRuleIn,
   GatewayIn,
+  AuthorizationPolicyIn,
   Meta,
   ServiceEntryIn,
   TranslateInput,
@@ -203,6 +204,7 @@ export class ControlPlane {
       virtualServices: of<VirtualServiceIn>('VirtualService'),
       destinationRules: of<DestinationRuleIn>('DestinationRule'),
       gateways: of<GatewayIn>('Gateway'),
+      authorizationPolicies: of<AuthorizationPolicyIn>('AuthorizationPolicy'),
       instances: [...this.instances.values()],
       serviceEntries: of<ServiceEntryIn>('ServiceEntry'),
       dnsAddresses: Object.fromEntries([...this.dns.values()].map((d) => [d.name, d.addresses])),

@@ -26,6 +26,8 @@ export const ResponseFlag = {
   DelayInjected: 'DI',
   /** Weft's own: a retry was skipped because the cluster's retry budget was spent (telemetry only). */
   RetryBudgetExhausted: 'RBX',
+  /** An AuthorizationPolicy denied the request (Envoy's RBAC filter). */
+  RbacDenied: 'RBAC',
 } as const;
 export type ResponseFlag = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 
@@ -40,6 +42,15 @@ export const ErrorCode = {
   UpstreamOverflow: 'WEFT_ERR_UPSTREAM_OVERFLOW',
   BadRequest: 'WEFT_ERR_BAD_REQUEST',
   NoSnapshot: 'WEFT_ERR_NO_SNAPSHOT',
+  RbacDenied: 'WEFT_ERR_RBAC_DENIED',
+  /** 431: the header block, or the number of headers, is over the listener's limit. */
+  HeadersTooLarge: 'WEFT_ERR_HEADERS_TOO_LARGE',
+  /** 414: the request target is longer than the listener's limit. */
+  UriTooLong: 'WEFT_ERR_URI_TOO_LONG',
+  /** 413: the request body is bigger than the listener's limit. */
+  BodyTooLarge: 'WEFT_ERR_BODY_TOO_LARGE',
+  /** 408: the request's headers (or all of it) did not arrive in time. */
+  RequestTimeout: 'WEFT_ERR_REQUEST_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

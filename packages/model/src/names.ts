@@ -34,3 +34,6 @@ export function serviceOf(fqdn: string): { name: string; namespace: string } | u
   if (!name || !namespace) return undefined;
   return { name, namespace };
 }
+
+/** Istio's root namespace: policies there (without a selector) apply to the whole mesh. */
+export const ROOT_NAMESPACE = 'istio-system';

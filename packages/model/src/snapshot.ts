@@ -257,6 +257,74 @@ export interface Snapshot {
   /** What every sidecar uses for outbound traffic (VirtualServices bound to `mesh`, defaults). */
   mesh: { virtualHosts: VirtualHost[] };
   clusters: Cluster[];
+  /**
+   * AuthorizationPolicies, applied by the server side (sidecar inbound, gateway) of the
+   * workloads each one's scope selects. Absent when there are none.
+   */
+  authorization?: AuthorizationPolicyConfig[];
+}
+
+/** Where an AuthorizationPolicy applies, resolved by translate from namespace/selector/targetRefs. */
+export interface AuthorizationScope {
+  /** Namespace of the workloads; absent for a root-namespace policy (every namespace). */
+  namespace?: string;
+  /** Workload labels that must all be present; absent = every workload in the namespace(s). */
+  selector?: Record<string, string>;
+  /** targetRefs to Services (by name, in `namespace`): sidecars of those services. */
+  services?: string[];
+  /** targetRefs to Gateways: gateway proxies serving a Gateway named `<namespace>/<name>`. */
+  gateways?: string[];
+}
+
+/** Istio's Rule.From.source; string values keep Istio's `*` prefix/suffix/presence syntax. */
+export interface AuthorizationSourceConfig {
+  principals?: string[];
+  notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+}
+
+export interface AuthorizationOperationConfig {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+
+export interface AuthorizationConditionConfig {
+  key: string;
+  values?: string[];
+  notValues?: string[];
+}
+
+export interface AuthorizationRuleConfig {
+  /** Absent = any source; otherwise one of them must match. */
+  from?: AuthorizationSourceConfig[];
+  /** Absent = any operation; otherwise one of them must match. */
+  to?: AuthorizationOperationConfig[];
+  /** All must match. */
+  when?: AuthorizationConditionConfig[];
+}
+
+export interface AuthorizationPolicyConfig {
+  /** `<namespace>/<name>` */
+  name: string;
+  action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  scope: AuthorizationScope;
+  /** Empty: an ALLOW policy allows nothing; a DENY/AUDIT/CUSTOM policy never matches. */
+  rules: AuthorizationRuleConfig[];
 }
 
 export function clusterName(fqdn: string, subset?: string, port?: number): string {

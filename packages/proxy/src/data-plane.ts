@@ -46,6 +46,8 @@ export interface DataPlaneOptions {
   beforeSwap?: (table: RouteTable) => (() => void) | undefined;
   /** Distributed tracing for the gateway and outbound handlers; off when undefined. */
   tracer?: Tracer | undefined;
+  /** Gateway: X-Forwarded-For hops to trust (Istio's numTrustedProxies). */
+  numTrustedProxies?: number;
 }
 
 export interface DataPlane {
@@ -88,6 +90,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       ? { maxBufferedBodyBytes: opts.maxBufferedBodyBytes }
       : {}),
     ...(opts.tracer !== undefined ? { tracer: opts.tracer } : {}),
+    ...(opts.numTrustedProxies !== undefined ? { numTrustedProxies: opts.numTrustedProxies } : {}),
   };
   const getTable = () => current;
 

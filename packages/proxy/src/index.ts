@@ -27,3 +27,11 @@ export { createProxyMetrics, type ProxyMetrics } from './telemetry/metrics.js';
 export { startAdminServer, type AdminServer } from './admin/server.js';
 export { parseStatusFilter, type TapRecord } from './telemetry/tap.js';
 export { ISTIO_LABEL_NAMES } from './telemetry/istio-labels.js';
+export {
+  compileAuthorization,
+  evaluateAuthorization,
+  type AuthzDecision,
+  type AuthzRequest,
+  type CompiledAuthz,
+} from './filters/authz/index.js';
+export { DEFAULT_LIMITS, type ListenerLimits } from './server/limits.js';

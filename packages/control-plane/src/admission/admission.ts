@@ -57,6 +57,7 @@ export function prospectiveInput(
     virtualServices: merge(base.virtualServices, 'VirtualService'),
     destinationRules: merge(base.destinationRules, 'DestinationRule'),
     gateways: merge(base.gateways, 'Gateway'),
+    authorizationPolicies: merge(base.authorizationPolicies ?? [], 'AuthorizationPolicy'),
     instances: base.instances,
     serviceEntries: merge(base.serviceEntries ?? [], 'ServiceEntry'),
     ...(base.dnsAddresses ? { dnsAddresses: base.dnsAddresses } : {}),

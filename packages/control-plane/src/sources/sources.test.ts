@@ -219,7 +219,7 @@ spec: {}
       [
         'mix.yaml:2:1 warning Service default/reviews: kind Service (v1) is not a Weft resource; skipped',
         'mix.yaml:7:1 warning PeerAuthentication foo/default: kind PeerAuthentication is not supported by Weft yet; skipped',
-        'mix.yaml:12:1 error VirtualSrvice default/x: unknown kind "VirtualSrvice"; Weft supports VirtualService (networking.istio.io), DestinationRule (networking.istio.io), Gateway (networking.istio.io), ServiceEntry (networking.istio.io)',
+        'mix.yaml:12:1 error VirtualSrvice default/x: unknown kind "VirtualSrvice"; Weft supports VirtualService (networking.istio.io), DestinationRule (networking.istio.io), Gateway (networking.istio.io), ServiceEntry (networking.istio.io), AuthorizationPolicy (security.istio.io)',
       ],
     );
   });

@@ -185,11 +185,35 @@ export interface ServiceEntryIn {
   };
 }
 
+/** The validated spec (see @weft/model's authorization-policy schema). */
+export interface AuthorizationPolicyIn {
+  metadata: Meta;
+  spec: {
+    selector?: { matchLabels?: Record<string, string> };
+    targetRef?: TargetRefIn;
+    targetRefs?: TargetRefIn[];
+    action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+    rules?: {
+      from?: { source?: Record<string, string[] | undefined> }[];
+      to?: { operation?: Record<string, string[] | undefined> }[];
+      when?: { key: string; values?: string[]; notValues?: string[] }[];
+    }[];
+  };
+}
+
+export interface TargetRefIn {
+  group?: string;
+  kind: string;
+  name: string;
+}
+
 export interface TranslateInput {
   version: number;
   virtualServices: VirtualServiceIn[];
   destinationRules: DestinationRuleIn[];
   gateways: GatewayIn[];
+  /** Optional so that inputs built before the kind existed stay valid. */
+  authorizationPolicies?: AuthorizationPolicyIn[];
   instances: Instance[];
   serviceEntries?: ServiceEntryIn[];
   /**

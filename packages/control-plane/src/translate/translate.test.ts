@@ -38,6 +38,7 @@ function inputFor(name: string): TranslateInput {
     virtualServices: pick('VirtualService') as TranslateInput['virtualServices'],
     destinationRules: pick('DestinationRule') as TranslateInput['destinationRules'],
     gateways: pick('Gateway') as TranslateInput['gateways'],
+    authorizationPolicies: pick('AuthorizationPolicy') as TranslateInput['authorizationPolicies'],
     instances,
     serviceEntries: pick('ServiceEntry') as TranslateInput['serviceEntries'],
     // What the elected control plane's DNS resolution stored, for DNS ServiceEntries.

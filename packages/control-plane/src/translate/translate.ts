@@ -43,6 +43,7 @@ import type {
   VirtualServiceIn,
 } from './input.js';
 import { clusterPoliciesOf } from './cluster-policy.js';
+import { translateAuthorization } from './authorization.js';
 
 const MESH = 'mesh';
 const LB_POLICIES: ReadonlySet<string> = new Set([
@@ -107,11 +108,13 @@ export function translate(input: TranslateInput): Snapshot {
       };
     });
 
+  const authorization = translateAuthorization(input.authorizationPolicies ?? []);
   return {
     version: input.version,
     gateways,
     mesh: { virtualHosts: meshHosts },
     clusters,
+    ...(authorization.length > 0 ? { authorization } : {}),
   };
 }
 

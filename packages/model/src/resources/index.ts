@@ -6,5 +6,6 @@ export * from './virtual-service/index.js';
 export * from './destination-rule/index.js';
 export * from './gateway/index.js';
 export * from './service-entry/index.js';
+export * from './authorization-policy/index.js';
 export * from './kinds.js';
 export * from './validate.js';

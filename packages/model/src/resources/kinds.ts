@@ -1,4 +1,8 @@
 // The registry of resource kinds: adding a kind is a folder and one line here.
+import {
+  authorizationPolicyKind,
+  type AuthorizationPolicySpec,
+} from './authorization-policy/index.js';
 import { destinationRuleKind, type DestinationRuleSpec } from './destination-rule/index.js';
 import { gatewayKind, type GatewaySpec } from './gateway/index.js';
 import { serviceEntryKind, type ServiceEntrySpec } from './service-entry/index.js';
@@ -10,6 +14,7 @@ export const kinds = {
   DestinationRule: destinationRuleKind,
   Gateway: gatewayKind,
   ServiceEntry: serviceEntryKind,
+  AuthorizationPolicy: authorizationPolicyKind,
 } as const satisfies Record<string, ResourceKind<unknown>>;
 
 export type KindName = keyof typeof kinds;
@@ -22,6 +27,10 @@ export type VirtualServiceResource = ResourceOf<'VirtualService', VirtualService
 export type DestinationRuleResource = ResourceOf<'DestinationRule', DestinationRuleSpec>;
 export type GatewayResource = ResourceOf<'Gateway', GatewaySpec>;
 export type ServiceEntryResource = ResourceOf<'ServiceEntry', ServiceEntrySpec>;
+export type AuthorizationPolicyResource = ResourceOf<
+  'AuthorizationPolicy',
+  AuthorizationPolicySpec
+>;
 
 /**
  * Istio kinds Weft knows of but does not implement yet. Users apply Istio samples that mix
@@ -34,7 +43,6 @@ const ISTIO_KINDS_NOT_SUPPORTED = new Set([
   'EnvoyFilter',
   'ProxyConfig',
   'PeerAuthentication',
-  'AuthorizationPolicy',
   'RequestAuthentication',
   'Telemetry',
   'WasmPlugin',

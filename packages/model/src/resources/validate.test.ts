@@ -139,8 +139,9 @@ describe('lookupKind', () => {
   it('sorts documents into Weft kinds, Istio kinds not supported yet, and others', () => {
     assert.equal(lookupKind('networking.istio.io/v1', 'Gateway').type, 'weft');
     assert.equal(lookupKind('networking.istio.io/v1', 'WorkloadEntry').type, 'istio-not-supported');
+    assert.equal(lookupKind('security.istio.io/v1', 'AuthorizationPolicy').type, 'weft');
     assert.equal(
-      lookupKind('security.istio.io/v1', 'AuthorizationPolicy').type,
+      lookupKind('security.istio.io/v1', 'RequestAuthentication').type,
       'istio-not-supported',
     );
     assert.equal(lookupKind('networking.istio.io/v1', 'Nonsense').type, 'unknown');

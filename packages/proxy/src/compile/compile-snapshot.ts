@@ -28,6 +28,7 @@ import {
 import { createHostTable } from '../routing/host-table.js';
 import { compileMatchBlocks } from '../routing/match-block.js';
 import { compileGateways } from './gateway.js';
+import { compileAuthorization } from '../filters/authz/index.js';
 import { compileRouteFilters } from '../filters/index.js';
 import { compileMirrors } from '../filters/mirror/index.js';
 import { compileHeaderOps } from './header-ops.js';
@@ -132,6 +133,11 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
   );
   if (errors.length > 0 || mesh === undefined || gw === undefined) throw new CompileErrors(errors);
 
+  const authz = compileAuthorization(snapshot.authorization, {
+    node: opts.node,
+    gateways: gw.names,
+  });
+
   return {
     version: snapshot.version,
     gateway: gw.plain,
@@ -143,6 +149,7 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     endpointKeys,
     health: opts.health,
     warnings,
+    authz,
     snapshot,
   };
 }

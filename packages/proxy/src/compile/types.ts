@@ -6,6 +6,7 @@ import type { LbPolicy, Snapshot } from '@weft/model';
 import type { CompiledHashPolicy } from '../lb/hash-policy.js';
 import type { AlgorithmName } from '../lb/registry.js';
 import type { EndpointState, LoadBalancer } from '../lb/types.js';
+import type { CompiledAuthz } from '../filters/authz/index.js';
 import type { RouteFilters } from '../filters/index.js';
 import type { CompiledMirror } from '../filters/mirror/index.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
@@ -168,6 +169,8 @@ export interface RouteTable {
   readonly health: HealthTracker;
   /** Things compiled with a caveat (dropped domains, ignored header ops). */
   readonly warnings: readonly string[];
+  /** The AuthorizationPolicies that apply to this proxy; undefined (the usual) = none. */
+  readonly authz?: CompiledAuthz | undefined;
   /**
    * The snapshot this table was compiled from. Compiled predicates cannot say why they failed;
    * explain (`x-weft-explain`) reads the match blocks here. Read-only, never patched.

@@ -10,6 +10,7 @@ import { connectSnapshotStream } from '../client/stream.js';
 import type { RouteTable } from '../compile/types.js';
 import { createDataPlane } from '../data-plane.js';
 import { normalizeHost } from '../routing/host-table.js';
+import type { ListenerLimits } from '../server/limits.js';
 import { listen, type Listener } from '../server/listen.js';
 import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
 import { loadServerCertificates, type ServerCertificates } from '../tls/server-certificates.js';
@@ -30,6 +31,10 @@ export interface GatewayOptions extends TelemetryOptions {
   httpsPort?: number;
   /** Distributed tracing to an OTLP/HTTP collector; off when undefined. */
   tracing?: TracingFlags;
+  /** Limits on both listeners (server/limits.ts); defaults for what is unset. */
+  limits?: Partial<ListenerLimits>;
+  /** Istio's gatewayTopology.numTrustedProxies: X-Forwarded-For hops to trust (default 0). */
+  numTrustedProxies?: number;
 }
 
 export interface RunningGateway {
@@ -100,12 +105,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     tracer: tracing?.tracer,
     httpsRedirectPort: () => https?.port,
     beforeSwap: prepareTls,
+    ...(opts.numTrustedProxies !== undefined ? { numTrustedProxies: opts.numTrustedProxies } : {}),
   });
   const listener = await listen(dp.gatewayHandler(), {
     host,
     port: opts.port ?? 8080,
     proxyId: id,
     log,
+    limits: opts.limits,
   });
   if (opts.httpsPort !== undefined) {
     try {
@@ -114,6 +121,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         port: opts.httpsPort,
         proxyId: id,
         log,
+        limits: opts.limits,
         tls: {
           SNICallback: (servername, cb) => {
             if (certs === undefined) {

@@ -12,6 +12,7 @@ import { connectSnapshotStream } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
 import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
 import { createInboundHandler } from '../server/inbound.js';
+import type { ListenerLimits } from '../server/limits.js';
 import { listen } from '../server/listen.js';
 import { createAgentPool } from '../upstream/agent-pool.js';
 import { startApp, type AppExit, type AppProcess } from './app-process.js';
@@ -58,6 +59,10 @@ export interface SidecarOptions extends TelemetryOptions {
   appStopGraceMs?: number;
   /** Distributed tracing to an OTLP/HTTP collector; off when undefined. */
   tracing?: TracingFlags;
+  /** Limits on both listeners (server/limits.ts); defaults for what is unset. */
+  limits?: Partial<ListenerLimits>;
+  /** X-Forwarded-For hops to trust beyond the calling proxy, for `remote.ip` (default 0). */
+  numTrustedProxies?: number;
 }
 
 export interface RunningSidecar {
@@ -123,17 +128,24 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       proxyId: node.id,
       tracer: tracing?.tracer,
       agents: inboundAgents,
+      // Authorization applies here, on the server side, with the current table's policies.
+      authz: () => dp.table()?.authz,
+      ...(opts.numTrustedProxies !== undefined
+        ? { numTrustedProxies: opts.numTrustedProxies }
+        : {}),
     }),
   );
   const inbound = await listen(inboundHandler.handler, {
     host,
     port: opts.inboundPort ?? 0,
     proxyId: node.id,
+    limits: opts.limits,
   });
   const outbound = await listen(dp.outboundHandler(), {
     host,
     port: opts.outboundPort ?? 0,
     proxyId: node.id,
+    limits: opts.limits,
   });
   let telemetry;
   try {

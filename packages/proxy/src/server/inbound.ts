@@ -20,7 +20,11 @@ import type { Tracer } from '../telemetry/tracing/tracer.js';
 import { createAgentPool, type AgentPool } from '../upstream/agent-pool.js';
 import { forward, type ForwardTarget } from '../upstream/forward.js';
 import { buildRequestHeaders } from '../upstream/headers.js';
+import type { CompiledAuthz } from '../filters/authz/index.js';
+import { peerPrincipal as noPeerPrincipal, type PeerPrincipal } from '../tls/peer-principal.js';
+import { authorize } from './authorize.js';
 import { quote, sendLocalReply } from './local-reply.js';
+import { publishLocal } from './publish-local.js';
 import {
   createForwardContext,
   internalError,
@@ -39,6 +43,12 @@ export interface InboundOptions {
   now?: () => number;
   /** Distributed tracing; off when undefined. */
   tracer?: Tracer | undefined;
+  /** The AuthorizationPolicies of the current table (read per request); none when absent. */
+  authz?: () => CompiledAuthz | undefined;
+  /** The verified mTLS identity of a connection's peer (tls/peer-principal.ts). */
+  peerPrincipal?: PeerPrincipal;
+  /** X-Forwarded-For hops to trust for `remote.ip` beyond the calling proxy (default 0). */
+  numTrustedProxies?: number;
 }
 
 export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler {
@@ -76,6 +86,15 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
     label: cluster.service,
   };
 
+  const authzOptions = {
+    proxyId: opts.proxyId,
+    // Istio's inbound `ports` / destination.port are the workload's port: here, the app's.
+    port: opts.appPort,
+    peerPrincipal: opts.peerPrincipal ?? noPeerPrincipal,
+    numTrustedProxies: opts.numTrustedProxies ?? 0,
+    edge: false,
+  };
+
   const handler = function handleInbound(req: IncomingMessage, res: ServerResponse): void {
     try {
       const startedAt = requestEndChannel.hasSubscribers ? performance.now() : 0;
@@ -91,6 +110,19 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
           `cannot understand the request target ${quote(req.url ?? '')}`,
         );
         return;
+      }
+      // The server side applies AuthorizationPolicy (Istio's division of labour).
+      let path = view.pathAndQuery;
+      const authz = opts.authz?.();
+      if (authz !== undefined) {
+        const allowed = authorize(authz, req, res, view, authzOptions);
+        if (allowed === undefined) {
+          publishLocal(ctx, res, view, startedAt, undefined, ResponseFlag.RbacDenied);
+          return;
+        }
+        // What was authorized is what the app gets (Envoy forwards the normalized path).
+        if (allowed.path !== view.path)
+          path = view.query === '' ? allowed.path : `${allowed.path}?${view.query}`;
       }
       const headers = buildRequestHeaders(req.rawHeaders, {
         host: view.rawAuthority,
@@ -108,7 +140,7 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
         res,
         {
           method: view.method,
-          path: view.pathAndQuery,
+          path,
           originalPath: view.path,
           authority: view.authority,
           startedAt,

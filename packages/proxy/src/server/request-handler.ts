@@ -23,6 +23,8 @@ import { createAgentPool, type AgentPool } from '../upstream/agent-pool.js';
 import { forward, type ForwardContext } from '../upstream/forward.js';
 import { buildRequestHeaders } from '../upstream/headers.js';
 import { explainLine, isLoopback, setExplainHeader, type ExplainPolicy } from './explain-header.js';
+import { peerPrincipal as noPeerPrincipal, type PeerPrincipal } from '../tls/peer-principal.js';
+import { authorize, type AuthorizeOptions } from './authorize.js';
 import { INTERNAL_ERROR_CODE, quote, sendLocalReply } from './local-reply.js';
 import { NodeRequestView } from './request-view.js';
 import { publishLocal } from './publish-local.js';
@@ -48,6 +50,13 @@ export interface RequestHandlerOptions {
   explainPolicy?: ExplainPolicy;
   /** Distributed tracing; off when undefined. */
   tracer?: Tracer | undefined;
+  /**
+   * Gateway: X-Forwarded-For hops to trust (Istio's numTrustedProxies) for the client address
+   * of `remote.ip` and x-envoy-external-address. Default 0: the connection's peer.
+   */
+  numTrustedProxies?: number;
+  /** Gateway: the verified identity of a connection's peer, for authorization. */
+  peerPrincipal?: PeerPrincipal;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -82,9 +91,24 @@ export function createRequestHandler(
   const gateway = kind === 'gateway';
   const explain = opts.explainPolicy ?? isLoopback;
 
+  // Edge settings: only the gateway authorizes (sidecar outbound is the client side) and
+  // sets x-envoy-external-address.
+  const edge: Edge | undefined = gateway
+    ? {
+        trustedHops: opts.numTrustedProxies ?? 0,
+        authz: {
+          proxyId: opts.proxyId,
+          port: 0,
+          peerPrincipal: opts.peerPrincipal ?? noPeerPrincipal,
+          numTrustedProxies: opts.numTrustedProxies ?? 0,
+          edge: true,
+        },
+      }
+    : undefined;
+
   const handler = function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     try {
-      handle(ctx, gateway, getTable, req, res, explain);
+      handle(ctx, gateway, getTable, req, res, explain, edge);
     } catch (err) {
       internalError(ctx, res, err);
     }
@@ -95,6 +119,11 @@ export function createRequestHandler(
   return handler;
 }
 
+interface Edge {
+  trustedHops: number;
+  authz: AuthorizeOptions;
+}
+
 function handle(
   ctx: ForwardContext,
   gateway: boolean,
@@ -102,6 +131,7 @@ function handle(
   req: IncomingMessage,
   res: ServerResponse,
   explain: ExplainPolicy,
+  edge: Edge | undefined,
   resumed?: Resumed,
 ): void {
   const startedAt =
@@ -139,6 +169,14 @@ function handle(
       ErrorCode.NoSnapshot,
       'no configuration from the control plane yet, so no routes; retry shortly',
     );
+  }
+  // AuthorizationPolicies that select this gateway run before routing, as Envoy's RBAC filter.
+  if (edge !== undefined && table.authz !== undefined && resumed === undefined) {
+    const port = req.socket.localPort ?? 0;
+    if (authorize(table.authz, req, res, view, { ...edge.authz, port }) === undefined) {
+      publishLocal(ctx, res, view, startedAt, undefined, ResponseFlag.RbacDenied);
+      return;
+    }
   }
   // A gateway's HTTPS listener serves only the hosts of its TLS servers, the plain one the rest.
   const hosts = gateway ? (secure ? table.gatewayTls : table.gateway) : table.mesh;
@@ -189,7 +227,7 @@ function handle(
     filtered = runRouteFilters(ctx, route, route.filters, view, res, startedAt, resumed, (r) => {
       // After a fault delay: the same table, so the same route, past the fault stage.
       try {
-        handle(ctx, gateway, () => held, req, res, explain, r);
+        handle(ctx, gateway, () => held, req, res, explain, edge, r);
       } catch (err) {
         internalError(ctx, res, err);
       }
@@ -244,6 +282,10 @@ function handle(
     ops: dest.request,
     newRequestId: randomUUID,
     trace: ctx.trace,
+    external:
+      edge === undefined
+        ? undefined
+        : { peer: req.socket.remoteAddress ?? '', trustedHops: edge.trustedHops },
   });
   forward(
     ctx,

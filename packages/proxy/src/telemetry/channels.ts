@@ -8,6 +8,7 @@ export const CHANNEL_NAMES = {
   requestEnd: 'weft:proxy:request:end',
   endpointEjected: 'weft:proxy:endpoint:ejected',
   tableSwapped: 'weft:proxy:table:swapped',
+  authzDecision: 'weft:proxy:authz:decision',
 } as const;
 
 export type ProxyKind = 'gateway' | 'outbound' | 'inbound';
@@ -73,3 +74,19 @@ export interface TableSwappedEvent {
 export const requestEndChannel = diagnosticsChannel.channel(CHANNEL_NAMES.requestEnd);
 export const endpointEjectedChannel = diagnosticsChannel.channel(CHANNEL_NAMES.endpointEjected);
 export const tableSwappedChannel = diagnosticsChannel.channel(CHANNEL_NAMES.tableSwapped);
+
+/** A request an AuthorizationPolicy denied, or one an AUDIT policy marked. */
+export interface AuthzDecisionEvent {
+  proxyId: string;
+  allowed: boolean;
+  /** The DENY (or CUSTOM) policy that denied; undefined when no ALLOW policy matched. */
+  policy: string | undefined;
+  /** The AUDIT policy that matched, if any. */
+  audit: string | undefined;
+  method: string;
+  path: string;
+  sourceIp: string;
+  principal: string | undefined;
+}
+
+export const authzDeniedChannel = diagnosticsChannel.channel(CHANNEL_NAMES.authzDecision);

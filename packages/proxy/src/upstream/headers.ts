@@ -5,6 +5,7 @@
 import type { CompiledHeaderOps } from '../compile/types.js';
 import { emptyRawTraceHeaders, type RawTraceHeaders } from '../telemetry/tracing/propagation.js';
 import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
+import { trustedClientAddress } from '../server/client-address.js';
 
 const enum Special {
   HopByHop = 1,
@@ -26,6 +27,7 @@ const enum Special {
   B3ParentSpanId,
   B3Sampled,
   B3Flags,
+  ExternalAddress,
 }
 
 export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -42,6 +44,9 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
 
 /** Request header asking the proxy to explain its routing decision; response header with the answer. */
 export const EXPLAIN_HEADER = 'x-weft-explain';
+
+/** Envoy's header for the trusted client address, set by the edge proxy (the gateway). */
+export const EXTERNAL_ADDRESS_HEADER = 'x-envoy-external-address';
 
 const REQUEST_SPECIAL = new Map<string, Special>([
   ['connection', Special.Connection],
@@ -63,6 +68,7 @@ const REQUEST_SPECIAL = new Map<string, Special>([
   // A question for this proxy (docs/using-weft.md); noticed here, in the one pass over the
   // headers every forwarded request makes anyway, and not passed on.
   [EXPLAIN_HEADER, Special.Explain],
+  [EXTERNAL_ADDRESS_HEADER, Special.ExternalAddress],
 ]);
 
 // With tracing on, the trace headers are read and written anew (telemetry/tracing/); with it
@@ -104,6 +110,11 @@ export interface RequestHeadersInput {
   newRequestId: () => string;
   /** Tracing, when on: reads the incoming context and writes the one to send upstream. */
   trace?: TraceHop | undefined;
+  /**
+   * Edge proxies only: set x-envoy-external-address to the trusted client address (the
+   * peer, or an X-Forwarded-For hop when `trustedHops` > 0), replacing any the client sent.
+   */
+  external?: { peer: string; trustedHops: number } | undefined;
 }
 
 export function buildRequestHeaders(
@@ -140,6 +151,9 @@ export function buildRequestHeaders(
         break;
       case Special.Explain:
         explain = value !== '0';
+        break;
+      case Special.ExternalAddress:
+        if (input.external === undefined) out.push(name, value);
         break;
       case Special.Connection:
         connectionTokens = collectConnectionTokens(value, connectionTokens);
@@ -203,6 +217,13 @@ export function buildRequestHeaders(
     }
   }
 
+  if (input.external !== undefined) {
+    const e = input.external;
+    out.push(
+      EXTERNAL_ADDRESS_HEADER,
+      trustedClientAddress(forwardedFor, e.peer, e.trustedHops, true),
+    );
+  }
   if (input.clientAddress !== undefined) {
     out.push(
       'x-forwarded-for',
