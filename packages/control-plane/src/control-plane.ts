@@ -15,6 +15,7 @@ import type {
   TranslateInput,
   VirtualServiceIn,
 } from './translate/input.js';
+import { createTranslateMemo } from './translate/memo.js';
 import { translate } from './translate/translate.js';
 import type { Logger } from './log.js';
 
@@ -49,6 +50,8 @@ export class ControlPlane {
   /** DNS name -> addresses, as the elected replica stored them (keyed by store key). */
   private readonly dns = new Map<string, { name: string; addresses: string[] }>();
   private current: Snapshot | undefined;
+  /** Makes each rebuild incremental: unchanged services' clusters are reused. */
+  private readonly memo = createTranslateMemo();
   private revision = 0;
   private watch: Watch | undefined;
   private rebuildPending = false;
@@ -180,7 +183,7 @@ export class ControlPlane {
 
   private rebuild(): void {
     const input = this.translateInput();
-    const snap = translate(input);
+    const snap = translate(input, this.memo);
     this.current = snap;
     const changedAt = this.changedAt ?? Date.now();
     this.changedAt = undefined;

@@ -26,6 +26,7 @@ import {
   type VirtualHost,
   type WeightedDestination,
 } from '@weft/model';
+import { sameRefs, type ClusterMemoEntry, type TranslateMemo } from './memo.js';
 import { serviceEntryEndpoints } from './service-entry.js';
 import type {
   DestinationIn,
@@ -53,22 +54,35 @@ const LB_POLICIES: ReadonlySet<string> = new Set([
   'PASSTHROUGH',
 ]);
 
-export function translate(input: TranslateInput): Snapshot {
+/**
+ * `memo` (optional) makes a re-translate incremental: unchanged services' clusters and default
+ * routes come back from the previous run (see memo.ts). The output is the same without it.
+ */
+export function translate(input: TranslateInput, memo?: TranslateMemo): Snapshot {
   const vss = [...input.virtualServices].sort(byAge);
   const drs = indexDestinationRules(input.destinationRules);
   const entries = [...(input.serviceEntries ?? [])].sort(byAge);
   const external = serviceEntryEndpoints(entries, input.dnsAddresses ?? {});
-  const clusters = buildClusters(input.instances, external, drs);
+  const clusters = buildClusters(input.instances, external, drs, memo);
 
   const meshVs = vss.filter((vs) => boundGateways(vs).includes(MESH));
   const meshHosts = claimDomains(meshVs.map(toVirtualHost));
   // A service no VirtualService names still gets a route: all of its endpoints (Istio's default).
   const claimed = new Set(meshHosts.flatMap((v) => v.domains));
+  const defaultHosts = new Map<string, VirtualHost>();
   for (const fqdn of serviceFqdns(input.instances, external)) {
     if (claimed.has(fqdn)) continue;
-    meshHosts.push({
+    const domains = hostAliases(fqdn).filter((d) => !claimed.has(d));
+    const memoKey = `${fqdn}|${domains.join(',')}`;
+    const known = memo?.defaultHosts.get(memoKey);
+    if (known) {
+      meshHosts.push(known);
+      defaultHosts.set(memoKey, known);
+      continue;
+    }
+    const vh: VirtualHost = {
       name: `default|${fqdn}`,
-      domains: hostAliases(fqdn).filter((d) => !claimed.has(d)),
+      domains,
       routes: [
         {
           id: 'default',
@@ -79,8 +93,11 @@ export function translate(input: TranslateInput): Snapshot {
           },
         },
       ],
-    });
+    };
+    meshHosts.push(vh);
+    defaultHosts.set(memoKey, vh);
   }
+  if (memo) memo.defaultHosts = defaultHosts;
 
   const gateways: GatewayConfig[] = [...input.gateways]
     .sort((a, b) => key(a.metadata).localeCompare(key(b.metadata)))
@@ -530,42 +547,80 @@ function buildClusters(
   instances: Instance[],
   external: Map<string, Endpoint[]>,
   drs: Map<string, DestinationRuleIn>,
+  memo: TranslateMemo | undefined,
 ): Cluster[] {
-  const byService = new Map<string, Endpoint[]>();
+  const byService = new Map<string, Instance[]>();
   for (const i of [...instances].sort((a, b) => a.id.localeCompare(b.id))) {
     const fqdn = toFqdn(i.service, i.namespace);
-    const list = byService.get(fqdn) ?? [];
-    list.push(toEndpoint(i));
-    byService.set(fqdn, list);
+    const list = byService.get(fqdn);
+    if (list) list.push(i);
+    else byService.set(fqdn, [i]);
   }
-  // ServiceEntry endpoints join a registered service's, after them.
-  for (const [fqdn, eps] of external) byService.set(fqdn, [...(byService.get(fqdn) ?? []), ...eps]);
+  const hosts = new Set([...byService.keys(), ...external.keys()]);
   // A DestinationRule may name a host before any instance registers: its clusters exist, empty.
-  for (const host of drs.keys())
-    if (serviceOf(host) && !byService.has(host)) byService.set(host, []);
+  for (const host of drs.keys()) if (serviceOf(host)) hosts.add(host);
 
   const out: Cluster[] = [];
-  for (const fqdn of [...byService.keys()].sort()) {
-    const list = byService.get(fqdn) ?? [];
+  const entries = new Map<string, ClusterMemoEntry>();
+  let reused = 0;
+  for (const fqdn of [...hosts].sort()) {
+    const members = byService.get(fqdn) ?? [];
+    const ext = external.get(fqdn);
     const dr = drs.get(fqdn);
-    out.push({
+    const extJson = ext ? JSON.stringify(ext) : '';
+    const prev = memo?.clusters.get(fqdn);
+    if (
+      prev &&
+      prev.drSpec === dr?.spec &&
+      prev.drRevision === dr?.metadata.createRevision &&
+      prev.external === extJson &&
+      sameRefs(prev.instances, members)
+    ) {
+      out.push(...prev.clusters);
+      entries.set(fqdn, prev);
+      reused++;
+      continue;
+    }
+    // ServiceEntry endpoints join a registered service's, after them.
+    const list = [...members.map(toEndpoint), ...(ext ?? [])];
+    const built = serviceClusters(fqdn, list, dr);
+    out.push(...built);
+    entries.set(fqdn, {
+      instances: members,
+      drSpec: dr?.spec,
+      drRevision: dr?.metadata.createRevision,
+      external: extJson,
+      clusters: built,
+    });
+  }
+  if (memo) {
+    memo.clusters = entries;
+    memo.stats = { reused, rebuilt: entries.size - reused };
+  }
+  return out;
+}
+
+/** A service's cluster and one per DestinationRule subset. */
+function serviceClusters(fqdn: string, list: Endpoint[], dr: DestinationRuleIn | undefined) {
+  const out: Cluster[] = [
+    {
       name: clusterName(fqdn),
       service: fqdn,
       ...lbOf(dr?.spec.trafficPolicy),
       ...clusterPoliciesOf(dr?.spec.trafficPolicy),
       endpoints: list,
+    },
+  ];
+  for (const subset of dr?.spec.subsets ?? []) {
+    const labels = subset.labels ?? {};
+    out.push({
+      name: clusterName(fqdn, subset.name),
+      service: fqdn,
+      subset: subset.name,
+      ...lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
+      ...clusterPoliciesOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
+      endpoints: list.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)),
     });
-    for (const subset of dr?.spec.subsets ?? []) {
-      const labels = subset.labels ?? {};
-      out.push({
-        name: clusterName(fqdn, subset.name),
-        service: fqdn,
-        subset: subset.name,
-        ...lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
-        ...clusterPoliciesOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
-        endpoints: list.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)),
-      });
-    }
   }
   return out;
 }
