@@ -4,6 +4,8 @@ export { openEtcdStore, type EtcdStoreOptions } from './store/etcd.js';
 export { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from './start.js';
 export { ControlPlane } from './control-plane.js';
 export { translate } from './translate/translate.js';
+export { createTranslateMemo, type TranslateMemo } from './translate/memo.js';
+export { scopeOf, scopeSnapshot } from './distribute/scope.js';
 export type { TranslateInput } from './translate/input.js';
 export type { ApplyResult, ProxyWaitResult, RouteRow } from './api/server.js';
 export { loadSources, type LoadedResource, type SourceInput } from './sources/yaml.js';

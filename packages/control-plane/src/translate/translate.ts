@@ -63,14 +63,15 @@ export function translate(input: TranslateInput, memo?: TranslateMemo): Snapshot
   const drs = indexDestinationRules(input.destinationRules);
   const entries = [...(input.serviceEntries ?? [])].sort(byAge);
   const external = serviceEntryEndpoints(entries, input.dnsAddresses ?? {});
-  const clusters = buildClusters(input.instances, external, drs, memo);
+  const byService = groupByService(input.instances);
+  const clusters = buildClusters(byService, external, drs, memo);
 
   const meshVs = vss.filter((vs) => boundGateways(vs).includes(MESH));
   const meshHosts = claimDomains(meshVs.map(toVirtualHost));
   // A service no VirtualService names still gets a route: all of its endpoints (Istio's default).
   const claimed = new Set(meshHosts.flatMap((v) => v.domains));
   const defaultHosts = new Map<string, VirtualHost>();
-  for (const fqdn of serviceFqdns(input.instances, external)) {
+  for (const fqdn of [...new Set([...byService.keys(), ...external.keys()])].sort()) {
     if (claimed.has(fqdn)) continue;
     const domains = hostAliases(fqdn).filter((d) => !claimed.has(d));
     const memoKey = `${fqdn}|${domains.join(',')}`;
@@ -526,10 +527,21 @@ function hashOf(ch: LoadBalancerIn['consistentHash']): ConsistentHash | undefine
   return { key, algorithm: 'RING_HASH', ...(minRingSize > 0 ? { minRingSize } : {}) };
 }
 
-function serviceFqdns(instances: Instance[], external: Map<string, Endpoint[]>): string[] {
-  return [
-    ...new Set([...instances.map((i) => toFqdn(i.service, i.namespace)), ...external.keys()]),
-  ].sort();
+/** Instances by service FQDN, in input order (the memo compares these lists by identity). */
+function groupByService(instances: readonly Instance[]): Map<string, Instance[]> {
+  const byService = new Map<string, Instance[]>();
+  // namespace -> service -> FQDN: one toFqdn per service, not per instance.
+  const names = new Map<string, Map<string, string>>();
+  for (const i of instances) {
+    let inNs = names.get(i.namespace);
+    if (!inNs) names.set(i.namespace, (inNs = new Map()));
+    let fqdn = inNs.get(i.service);
+    if (fqdn === undefined) inNs.set(i.service, (fqdn = toFqdn(i.service, i.namespace)));
+    const list = byService.get(fqdn);
+    if (list) list.push(i);
+    else byService.set(fqdn, [i]);
+  }
+  return byService;
 }
 
 function toEndpoint(i: Instance): Endpoint {
@@ -544,18 +556,11 @@ function toEndpoint(i: Instance): Endpoint {
 }
 
 function buildClusters(
-  instances: Instance[],
+  byService: Map<string, Instance[]>,
   external: Map<string, Endpoint[]>,
   drs: Map<string, DestinationRuleIn>,
   memo: TranslateMemo | undefined,
 ): Cluster[] {
-  const byService = new Map<string, Instance[]>();
-  for (const i of [...instances].sort((a, b) => a.id.localeCompare(b.id))) {
-    const fqdn = toFqdn(i.service, i.namespace);
-    const list = byService.get(fqdn);
-    if (list) list.push(i);
-    else byService.set(fqdn, [i]);
-  }
   const hosts = new Set([...byService.keys(), ...external.keys()]);
   // A DestinationRule may name a host before any instance registers: its clusters exist, empty.
   for (const host of drs.keys()) if (serviceOf(host)) hosts.add(host);
@@ -581,8 +586,11 @@ function buildClusters(
       reused++;
       continue;
     }
+    // Sorted here, per service and only when rebuilt: sorting the whole registry on every
+    // revision would cost more than everything else an incremental translate does.
+    const sorted = [...members].sort((x, y) => x.id.localeCompare(y.id));
     // ServiceEntry endpoints join a registered service's, after them.
-    const list = [...members.map(toEndpoint), ...(ext ?? [])];
+    const list = [...sorted.map(toEndpoint), ...(ext ?? [])];
     const built = serviceClusters(fqdn, list, dr);
     out.push(...built);
     entries.set(fqdn, {
