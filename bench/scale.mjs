@@ -29,7 +29,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -401,6 +401,8 @@ async function part2() {
 
   // Registration -> every proxy.
   const lat = [];
+  const writes = [];
+  const pushLat = [];
   const bytesBefore = proxies.reduce((n, p) => n + p.bytes, 0);
   const cpuBefore = cpuMs(a.pid) + cpuMs(b.pid);
   const fullBefore = proxies.reduce((n, p) => n + p.full, 0);
@@ -414,14 +416,22 @@ async function part2() {
       port: 30000 + k,
       ttlSeconds: 3600,
     });
+    const acked = performance.now();
+    writes.push(acked - start);
     const arrivals = await Promise.all(proxies.map((p) => p.reach(inst.revision)));
-    for (const t of arrivals) lat.push(t - start);
+    for (const t of arrivals) {
+      lat.push(t - start);
+      pushLat.push(t - acked);
+    }
   }
   const cpuPer = (cpuMs(a.pid) + cpuMs(b.pid) - cpuBefore) / CHANGES;
   const bytesPer = (proxies.reduce((n, p) => n + p.bytes, 0) - bytesBefore) / CHANGES / PROXIES;
   const fullDuring = proxies.reduce((n, p) => n + p.full, 0) - fullBefore;
   report(
     `- registration -> every proxy (${CHANGES} registrations x ${PROXIES} proxies): p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(Math.max(...lat))}`,
+  );
+  report(
+    `  - of which the registration itself (API call: lease, read, write to etcd): p50 ${ms(pct(writes, 50))}, p99 ${ms(pct(writes, 99))}; from its answer to each proxy: p50 ${ms(pct(pushLat, 50))}, p99 ${ms(pct(pushLat, 99))}`,
   );
   report(
     `- per change: both replicas' CPU ${ms(cpuPer)} together; ${bytesPer.toFixed(0)} bytes pushed per proxy; whole snapshots sent meanwhile: ${fullDuring}`,
@@ -463,6 +473,12 @@ try {
   if (args.only !== 'processes') part1();
   if (args.only !== 'pure') await part2();
   report('');
+  report(
+    `machine: ${os.cpus().length} cores, load average at the end ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')} (1 / 5 / 15 min)`,
+  );
   report(
     `command: node bench/scale.mjs --services ${SERVICES} --instances-per-service ${PER} --proxies ${PROXIES} --changes ${CHANGES}`,
   );
