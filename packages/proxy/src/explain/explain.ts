@@ -4,6 +4,7 @@
 // findMatchingBlock route by route), so explain cannot pick another route than the proxy;
 // the snapshot only supplies the words (match blocks, fault, mirrors, CORS).
 
+import { retryPolicyFor } from '../compile/retry-policy.js';
 import type { HostTable } from '../routing/host-table.js';
 import { authorityPort, normalizeHost } from '../routing/host-table.js';
 import type {
@@ -191,13 +192,20 @@ export function explainTable(
     trace.outcome = { kind: 'local', status: action.code, message: `redirect to ${location}` };
     return trace;
   }
-  const fwd = forwardTrace(action, source, opts.now);
+  const fwd = forwardTrace(action, source, opts.now, view.method);
   trace.action = fwd;
   trace.outcome = forwardOutcome(fwd);
   return trace;
 }
 
-function forwardTrace(a: ForwardAction, source: Route | undefined, now: number): ForwardTrace {
+function forwardTrace(
+  a: ForwardAction,
+  source: Route | undefined,
+  now: number,
+  method: string,
+): ForwardTrace {
+  // Weft's default retry conditions depend on the method: show the ones this request gets.
+  const retry = retryPolicyFor(a.retry, method);
   const total = a.destinations.reduce((s, d) => s + d.weight, 0);
   const srcAction: RouteAction | undefined =
     source?.action.type === 'route' ? source.action : undefined;
@@ -206,9 +214,9 @@ function forwardTrace(a: ForwardAction, source: Route | undefined, now: number):
     destinations: a.destinations.map((d) => destinationTrace(d, total, srcAction, now)),
     timeoutMs: a.timeoutMs,
     retries: {
-      attempts: a.retry.retries,
-      perTryTimeoutMs: a.retry.perTryTimeoutMs,
-      retryOn: [...a.retry.conditions],
+      attempts: retry.retries,
+      perTryTimeoutMs: retry.perTryTimeoutMs,
+      retryOn: [...retry.conditions],
       isDefault: srcAction !== undefined && srcAction.retries === undefined,
     },
   };

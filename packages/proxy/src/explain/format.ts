@@ -43,7 +43,7 @@ export function formatExplain(t: ExplainTrace): string {
     lines.push(
       `retries   ${a.retries.attempts === 0 ? 'none' : `${a.retries.attempts} on ${a.retries.retryOn.join(',')}`}${
         a.retries.perTryTimeoutMs > 0 ? `, ${a.retries.perTryTimeoutMs} ms per try` : ''
-      }${a.retries.isDefault ? ' (Istio default)' : ''}`,
+      }${a.retries.isDefault ? ' (Weft default, by method)' : ''}`,
     );
     if (a.rewrite) lines.push(`rewrite   ${JSON.stringify(a.rewrite)}`);
     if (a.headers) lines.push(`headers   ${JSON.stringify(a.headers)}`);
