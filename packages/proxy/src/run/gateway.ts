@@ -98,7 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   };
 
   // Before anything listens: a bad endpoint is an error at start, not a silent loss later.
-  const tracing = createProxyTracing(opts.tracing, node, log);
+  const tracing = await createProxyTracing(opts.tracing, node, log);
   const dp = createDataPlane({
     node,
     log,

@@ -116,7 +116,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     labels: { app: opts.service, ...(opts.labels ?? {}) },
     service: opts.service,
   };
-  const tracing = createProxyTracing(opts.tracing, node, log);
+  const tracing = await createProxyTracing(opts.tracing, node, log);
   const dp = createDataPlane({ node, log, tracer: tracing?.tracer });
   // Its own pool (not the data plane's, whose sweep keeps only snapshot endpoints), held here
   // so that metrics can read it.

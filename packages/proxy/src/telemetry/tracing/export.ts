@@ -10,6 +10,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { LogFn } from '../log.js';
+import { SPAN_EXPORT_CHANNEL, type SpanExportEvent, type SpanExportStats } from './events.js';
 
 export interface SpanExportOptions {
   /** The collector's traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
@@ -26,25 +27,6 @@ export interface SpanExportOptions {
   exporter?: SpanExporter;
 }
 
-export interface SpanExportStats {
-  /** Spans the collector accepted. */
-  exported: number;
-  /** Spans lost: the queue was full, or the collector did not take their batch. */
-  dropped: number;
-  /** Export requests that failed. */
-  failedExports: number;
-  queued: number;
-}
-
-/** Published after every export attempt (for metrics and tests). */
-export interface SpanExportEvent extends SpanExportStats {
-  endpoint: string;
-  ok: boolean;
-  batch: number;
-  error: string | undefined;
-}
-
-export const SPAN_EXPORT_CHANNEL = 'weft:proxy:tracing:export';
 const exportChannel = diagnosticsChannel.channel(SPAN_EXPORT_CHANNEL);
 
 /** Say so in the log at most this often while exports keep failing. */

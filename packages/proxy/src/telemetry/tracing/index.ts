@@ -1,15 +1,26 @@
 // Distributed tracing for the proxy (docs/observability.md#tracing): W3C and B3 propagation,
 // parent-based sampling, Istio's span attributes, OTLP/HTTP export.
 
+// This module is light on purpose: OpenTelemetry's exporter and SDK types are loaded only when
+// a proxy turns tracing on (createTracing), so a proxy without tracing starts as fast as before.
+
 import type { ProxyNode } from '@weft/model';
 import type { LogFn } from '../log.js';
-import { SpanExport, type SpanExportOptions, type SpanExportStats } from './export.js';
-import { Tracer, type TracerNode } from './tracer.js';
+import type { SpanExportStats } from './events.js';
+import type { SpanExportOptions } from './export.js';
+import type { Tracer, TracerNode } from './tracer.js';
 
-export { SpanExport, SPAN_EXPORT_CHANNEL } from './export.js';
-export type { SpanExportEvent, SpanExportOptions, SpanExportStats } from './export.js';
-export { RequestTrace, TraceHop, Tracer } from './tracer.js';
-export type { RequestEndInfo, TracerNode, TracerOptions } from './tracer.js';
+export { SPAN_EXPORT_CHANNEL } from './events.js';
+export type { SpanExportEvent, SpanExportStats } from './events.js';
+export type { SpanExportOptions } from './export.js';
+export type {
+  RequestEndInfo,
+  RequestTrace,
+  TraceHop,
+  Tracer,
+  TracerNode,
+  TracerOptions,
+} from './tracer.js';
 
 /** Istio's default sampling rate (meshConfig.defaultConfig.tracing.sampling), in percent. */
 export const DEFAULT_TRACE_SAMPLING_PERCENT = 1;
@@ -31,8 +42,12 @@ export interface Tracing {
   close(): Promise<void>;
 }
 
-export function createTracing(opts: TracingOptions): Tracing {
+export async function createTracing(opts: TracingOptions): Promise<Tracing> {
   const endpoint = tracesUrl(opts.otlpEndpoint);
+  const [{ SpanExport }, { Tracer }] = await Promise.all([
+    import('./export.js'),
+    import('./tracer.js'),
+  ]);
   const exporter = new SpanExport({
     ...opts.export,
     endpoint,
@@ -87,11 +102,11 @@ export interface TracingFlags {
 }
 
 /** The tracing a proxy runs with its flags (undefined: tracing off). */
-export function createProxyTracing(
+export async function createProxyTracing(
   flags: TracingFlags | undefined,
   node: ProxyNode,
   log: LogFn,
-): Tracing | undefined {
+): Promise<Tracing | undefined> {
   if (flags === undefined) return undefined;
   return createTracing({
     otlpEndpoint: flags.otlpEndpoint,

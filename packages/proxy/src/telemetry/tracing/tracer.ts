@@ -94,7 +94,7 @@ export class Tracer {
   private readonly random: () => number;
   private readonly sink: SpanSink;
   readonly resource: Resource;
-  private readonly nodeAttributes: Attributes;
+  private readonly node: TracerNode;
 
   constructor(opts: TracerOptions) {
     this.percent = opts.samplingPercent;
@@ -108,14 +108,7 @@ export class Tracer {
       'service.instance.id': n.id,
       'service.version': n.canonicalRevision,
     });
-    this.nodeAttributes = {
-      'istio.canonical_service': n.canonicalService,
-      'istio.canonical_revision': n.canonicalRevision,
-      'istio.mesh_id': n.meshId,
-      'istio.namespace': n.namespace,
-      node_id: n.id,
-      component: 'proxy',
-    };
+    this.node = n;
   }
 
   /** The tracer as one kind of listener uses it. */
@@ -169,8 +162,15 @@ export class Tracer {
     const origin = performance.timeOrigin;
     const error = info.status >= 500 || info.status === 0;
     const status = error ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.UNSET };
+    const n = this.node;
+    // One flat literal: spreading shared attributes into it measured ~50x slower in V8.
     const attributes: Attributes = {
-      ...this.nodeAttributes,
+      'istio.canonical_service': n.canonicalService,
+      'istio.canonical_revision': n.canonicalRevision,
+      'istio.mesh_id': n.meshId,
+      'istio.namespace': n.namespace,
+      node_id: n.id,
+      component: 'proxy',
       'http.url': `${info.scheme}://${info.authority}${info.path}`,
       'http.method': info.method,
       'http.protocol': 'HTTP/1.1',
