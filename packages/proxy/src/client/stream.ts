@@ -44,6 +44,12 @@ export interface StreamClient {
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
+/**
+ * A replica whose host vanished (no FIN, no RST) would hold the stream open until TCP gives
+ * up, minutes later: a ping every interval that is not answered by the next one closes the
+ * stream, and the proxy moves to another replica.
+ */
+const PING_INTERVAL_MS = 5_000;
 
 /** `a,b` or ['a', 'b'] -> the base URLs, without trailing slashes. */
 export function parseControlUrls(control: string | string[]): string[] {
@@ -112,8 +118,21 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
     const sock = new WebSocket(url, { handshakeTimeout: 2_000, maxPayload: 256 << 20 });
     ws = sock;
     let opened = false;
+    let answered = true;
+    let pinger: NodeJS.Timeout | undefined;
+    sock.on('pong', () => (answered = true));
     sock.on('open', () => {
       opened = true;
+      pinger = setInterval(() => {
+        if (!answered) {
+          opts.log('warn', 'control plane stopped answering pings; reconnecting', { url });
+          sock.terminate();
+          return;
+        }
+        answered = false;
+        sock.ping();
+      }, PING_INTERVAL_MS);
+      pinger.unref();
       openUrl = base;
       backoff = MIN_BACKOFF_MS;
       failedInRound = 0;
@@ -139,6 +158,7 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
       onMessage(msg);
     });
     sock.on('close', () => {
+      if (pinger) clearInterval(pinger);
       if (ws === sock) openUrl = undefined;
       if (closed) return;
       next = (next + 1) % urls.length;
