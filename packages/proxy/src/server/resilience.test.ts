@@ -15,16 +15,18 @@ describe('resilience', () => {
   let alive: FakeUpstream;
   let flaky: FakeUpstream;
   let slow: FakeUpstream;
+  let oneShot: FakeUpstream;
   let deadPort: number;
   let deadPort2: number;
   let gw: ProxyHarness;
   let snap: Snapshot;
 
   before(async () => {
-    [alive, flaky, slow] = await Promise.all([
+    [alive, flaky, slow, oneShot] = await Promise.all([
       startFakeUpstream('alive'),
       startFakeUpstream('flaky'),
       startFakeUpstream('slow'),
+      startFakeUpstream('one-shot'),
     ]);
     deadPort = await refusedPort();
     deadPort2 = await refusedPort();
@@ -64,12 +66,17 @@ describe('resilience', () => {
               },
             }),
             forwardTo('default-policy', [{ uri: { prefix: '/default-policy' } }], [['c-flaky', 1]]),
+            forwardTo('one-shot', [{ uri: { prefix: '/one-shot' } }], [['c-one-shot', 1]]),
             forwardTo('alive', [], [['c-alive', 1]]),
           ],
         ),
       ],
       [
         cluster('c-alive', [{ port: alive.port }]),
+        {
+          ...cluster('c-one-shot', [{ port: oneShot.port }]),
+          pool: { maxRequestsPerConnection: 2 },
+        },
         cluster('c-half-dead', [{ port: deadPort }, { port: alive.port }]),
         cluster('c-all-dead', [{ port: deadPort }, { port: deadPort2 }]),
         cluster('c-slow', [{ port: slow.port }]),
@@ -83,7 +90,7 @@ describe('resilience', () => {
 
   after(async () => {
     await gw.close();
-    await Promise.all([alive, flaky, slow].map((u) => u.close()));
+    await Promise.all([alive, flaky, slow, oneShot].map((u) => u.close()));
   });
 
   it('retries a refused connection on another endpoint and ejects the dead one', async () => {
@@ -269,5 +276,14 @@ describe('resilience', () => {
     } finally {
       flaky.set({});
     }
+  });
+
+  it('closes an upstream connection after maxRequestsPerConnection requests', async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = await gw.send({ host: 'app', path: '/one-shot' });
+      assert.equal(r.status, 200, r.body);
+    }
+    assert.equal(oneShot.requests, 10);
+    assert.equal(oneShot.connections, 5, 'two requests per connection');
   });
 });

@@ -882,16 +882,15 @@ type CountedSocket = Socket & { [kUses]?: number };
 
 function onUpstreamSocket(this: ClientRequest, socket: Socket): void {
   const ex = exchangeOf(this);
+  // Every socket counts its requests, whichever cluster sent them (pools are per endpoint).
+  const s = socket as CountedSocket;
+  const uses = (s[kUses] ?? 0) + 1;
+  s[kUses] = uses;
   const perConnection = ex?.target.cluster.resilience?.maxRequestsPerConnection ?? 0;
-  if (perConnection > 0) {
-    const s = socket as CountedSocket;
-    const uses = (s[kUses] ?? 0) + 1;
-    s[kUses] = uses;
-    // Node closes the socket after this response instead of returning it to the pool.
-    // shouldKeepAlive is public on ClientRequest but missing from @types/node.
-    if (uses >= perConnection)
-      (this as ClientRequest & { shouldKeepAlive: boolean }).shouldKeepAlive = false;
-  }
+  // Node closes the socket after this response instead of returning it to the pool.
+  // shouldKeepAlive is public on ClientRequest but missing from @types/node.
+  if (perConnection > 0 && uses >= perConnection)
+    (this as ClientRequest & { shouldKeepAlive: boolean }).shouldKeepAlive = false;
   if (!socket.connecting) return;
   socket.setTimeout(
     ex?.target.cluster.resilience?.connectTimeoutMs ?? ex?.ctx.connectTimeoutMs ?? 10_000,
