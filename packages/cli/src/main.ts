@@ -3,7 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ApiError, createApi } from './api-client.js';
 import { applyCommand, deleteCommand, getCommand, GET_TARGETS } from './commands/config.js';
-import { parseHeader } from './commands/explain.js';
+import { parseHeader, parseLabel } from './commands/explain.js';
 import { parseFormat } from './output.js';
 import { parseDurationMs } from '@weft/model';
 
@@ -469,6 +469,12 @@ export function buildProgram(): Command {
     )
     .option('--gateway <name>', 'as the gateway serving this Gateway (default: the gateway view)')
     .option('--from <service>', 'as the sidecar of SERVICE (outbound view), not the gateway')
+    .option(
+      '--label <key=value>',
+      'a label of the --from instance, for sourceLabels matches (repeatable; labels all its instances share are known)',
+      parseLabel,
+      [],
+    )
     .option('-o, --output <format>', 'text or json', explainFormat, 'text' as const)
     .action(
       async (
@@ -479,6 +485,7 @@ export function buildProgram(): Command {
           filename?: string[];
           gateway?: string;
           from?: string;
+          label: string[];
           output: 'text' | 'json';
         },
       ) => {

@@ -22,6 +22,13 @@ export interface MatchBlock {
   queryParams?: Record<string, StringMatch | { present: true }>;
   /** Only on listeners with this port. */
   port?: number;
+  /**
+   * Only on proxies whose labels include all of these (Istio: the client workload's labels).
+   * Settled when a proxy compiles the snapshot, never per request.
+   */
+  sourceLabels?: Record<string, string>;
+  /** Only on proxies in this namespace; settled at compile time like sourceLabels. */
+  sourceNamespace?: string;
 }
 
 export interface HeaderOps {

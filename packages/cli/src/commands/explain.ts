@@ -10,8 +10,15 @@ export interface ExplainCommandOptions {
   header: string[];
   filename?: string[];
   from?: string;
+  /** `k=v` labels of the --from instance (which decide sourceLabels matches). */
+  label?: string[];
   gateway?: string;
   output: 'text' | 'json';
+}
+
+export function parseLabel(v: string, prev: string[] = []): string[] {
+  if (v.indexOf('=') <= 0) throw new Error(`--label needs 'key=value', got "${v}"`);
+  return [...prev, v];
 }
 
 export function parseHeader(v: string, prev: string[] = []): string[] {
@@ -27,6 +34,13 @@ export async function explainCommand(
 ): Promise<number> {
   if (o.from !== undefined && o.gateway !== undefined)
     throw new Error('--from (a sidecar) and --gateway (a gateway) exclude each other');
+  if (o.label?.length && o.from === undefined)
+    throw new Error('--label describes the --from instance; give --from too');
+  const labels: Record<string, string> = {};
+  for (const l of o.label ?? []) {
+    const i = l.indexOf('=');
+    labels[l.slice(0, i).trim()] = l.slice(i + 1).trim();
+  }
   const headers: Record<string, string> = {};
   for (const h of o.header) {
     const i = h.indexOf(':');
@@ -56,7 +70,7 @@ export async function explainCommand(
     {
       view:
         o.from !== undefined
-          ? { kind: 'sidecar', from: o.from }
+          ? { kind: 'sidecar', from: o.from, labels }
           : { kind: 'gateway', ...(o.gateway !== undefined ? { gateway: o.gateway } : {}) },
       now: Date.now(),
     },

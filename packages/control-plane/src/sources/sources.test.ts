@@ -111,14 +111,14 @@ spec:
   http:
   - match:
     - uri: {prefix: /foo/}
-      source_labels: {app: a}
+      stat_prefix: foo
     redirect:
       authority: foo.example.com
       prefix_rewrite: /
 `;
     const { resources, violations } = loadSources([{ path: 'r.yaml', text }]);
     assert.equal(resources.length, 1);
-    const v = find(violations, 'spec.http[0].match[0].source_labels');
+    const v = find(violations, 'spec.http[0].match[0].stat_prefix');
     assert.equal(v?.message, 'not supported by Weft yet; ignored');
     assert.equal(at(v), 'r.yaml:9:7');
   });

@@ -24,6 +24,8 @@ export interface HttpMatchIn {
   queryParams?: Record<string, StringMatchIn>;
   ignoreUriCase?: boolean;
   port?: number;
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
 }
 
 export interface HeaderOpsIn {

@@ -446,6 +446,11 @@ function toMatchBlock(m: HttpMatchIn): MatchBlock {
   const query = toMatchMap(m.queryParams);
   if (query) b.queryParams = query;
   if (m.port !== undefined) b.port = m.port;
+  // Which proxies get the block; each proxy settles these for itself when it compiles.
+  if (m.sourceLabels !== undefined && Object.keys(m.sourceLabels).length > 0)
+    b.sourceLabels = { ...m.sourceLabels };
+  if (m.sourceNamespace !== undefined && m.sourceNamespace !== '')
+    b.sourceNamespace = m.sourceNamespace;
   return b;
 }
 

@@ -5,6 +5,7 @@
 import type {
   Cluster,
   DirectResponseAction,
+  MatchBlock,
   ProxyNode,
   RedirectAction,
   Route,
@@ -27,6 +28,7 @@ import {
 } from '../routing/compile-error.js';
 import { createHostTable } from '../routing/host-table.js';
 import { compileMatchBlocks } from '../routing/match-block.js';
+import { sourceMismatch } from '../routing/source-match.js';
 import { compileGateways } from './gateway.js';
 import { compileAuthorization } from '../filters/authz/index.js';
 import { compileRouteFilters } from '../filters/index.js';
@@ -106,7 +108,7 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     for (const e of rc.endpoints) endpointKeys.add(e.key);
   }
 
-  const ctx: VhostContext = { clusters, warn, all };
+  const ctx: VhostContext = { clusters, warn, all, node: opts.node };
 
   const mesh = section(() =>
     at('mesh', () => {
@@ -151,6 +153,7 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     warnings,
     authz,
     snapshot,
+    node: opts.node,
   };
 }
 
@@ -159,6 +162,8 @@ interface VhostContext {
   warn: (msg: string) => void;
   /** CompileOptions.allErrors */
   all: boolean;
+  /** The proxy compiling: match blocks whose sourceLabels do not select it are left out. */
+  node: ProxyNode;
 }
 
 function buildHostTable(
@@ -259,7 +264,7 @@ function compileVirtualHost(vh: VirtualHost, ctx: VhostContext): CompiledVirtual
 
 function compileRoute(r: Route, ctx: VhostContext): CompiledRoute {
   if (typeof r !== 'object' || r === null) throw new Error('must be an object');
-  const blocks = compileMatchBlocks(list(r.matches ?? [], 'matches'));
+  const blocks = blocksForProxy(list(r.matches ?? [], 'matches'), ctx.node);
   const action = at('action', () => compileAction(r, ctx));
   const response = compileHeaderOps(
     [{ path: 'headers.response', ops: r.headers?.response }],
@@ -270,6 +275,23 @@ function compileRoute(r: Route, ctx: VhostContext): CompiledRoute {
   return filters === undefined
     ? { id: String(r.id), name: r.name, blocks, action, response }
     : { id: String(r.id), name: r.name, blocks, action, response, filters };
+}
+
+/**
+ * The route's compiled blocks that apply to this proxy (routing/source-match.ts). Every block
+ * is compiled, so that a bad one is an error on every proxy. A route whose blocks all select
+ * other proxies gets none and never matches (it is not a catch-all).
+ */
+function blocksForProxy(matches: readonly MatchBlock[], node: ProxyNode) {
+  const compiled = compileMatchBlocks(matches);
+  if (!matches.some((m) => m.sourceLabels !== undefined || m.sourceNamespace !== undefined))
+    return compiled;
+  const kept = [];
+  for (let i = 0; i < compiled.length; i++) {
+    if (sourceMismatch(matches[i]!, node) !== undefined) continue;
+    kept.push(kept.length === i ? compiled[i]! : { ...compiled[i]!, sourceIndex: i });
+  }
+  return kept;
 }
 
 function compileAction(r: Route, ctx: VhostContext): CompiledAction {

@@ -2,7 +2,7 @@
 // immutable once built (only LB cursors and the shared outlier records change), and the
 // proxy swaps whole tables, so a request that grabbed a table finishes on it.
 
-import type { LbPolicy, Snapshot } from '@weft/model';
+import type { LbPolicy, ProxyNode, Snapshot } from '@weft/model';
 import type { CompiledHashPolicy } from '../lb/hash-policy.js';
 import type { AlgorithmName } from '../lb/registry.js';
 import type { EndpointState, LoadBalancer } from '../lb/types.js';
@@ -171,6 +171,8 @@ export interface RouteTable {
   readonly warnings: readonly string[];
   /** The AuthorizationPolicies that apply to this proxy; undefined (the usual) = none. */
   readonly authz?: CompiledAuthz | undefined;
+  /** The proxy the table was compiled for (its labels decided sourceLabels). */
+  readonly node?: ProxyNode;
   /**
    * The snapshot this table was compiled from. Compiled predicates cannot say why they failed;
    * explain (`x-weft-explain`) reads the match blocks here. Read-only, never patched.

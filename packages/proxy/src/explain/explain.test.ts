@@ -247,6 +247,76 @@ describe('explain', () => {
     assert.deepEqual(named.gateways, ['default/shop-gateway']);
   });
 
+  it('leaves out blocks whose sourceLabels do not select the proxy, and says so', () => {
+    // The order service's instances all have team=a; v1 and v2 differ.
+    const orderEps = [
+      { ...ep('order-1', 9101), labels: { app: 'order', team: 'a', version: 'v1' } },
+      { ...ep('order-2', 9102), labels: { app: 'order', team: 'a', version: 'v2' } },
+    ];
+    const s: Snapshot = {
+      ...snapshot,
+      clusters: clusters.map((c) =>
+        c.service === fqdn('order') ? { ...c, endpoints: orderEps } : c,
+      ),
+      mesh: {
+        virtualHosts: [
+          {
+            name: 'default/user',
+            domains: ['user', fqdn('user')],
+            routes: [
+              {
+                id: 'default/user#0',
+                matches: [
+                  { uri: { prefix: '/a' } },
+                  { sourceLabels: { version: 'v2' }, uri: { prefix: '/' } },
+                ],
+                action: to('user', 'canary'),
+              },
+              {
+                id: 'default/user#1',
+                matches: [{ sourceLabels: { team: 'b' } }],
+                action: to('stock'),
+              },
+              { id: 'default/user#2', matches: [], action: to('user') },
+            ],
+          },
+        ],
+      },
+    };
+    const from = (labels?: Record<string, string>) =>
+      explainRequest(
+        s,
+        { method: 'GET', url: 'http://user/x' },
+        { view: { kind: 'sidecar', from: 'order', ...(labels ? { labels } : {}) } },
+      );
+    // As any order instance (app=order, team=a): both sourceLabels blocks are someone else's.
+    const v1 = from();
+    assert.equal(v1.matched, 2);
+    assert.deepEqual(v1.routes[0]?.failures, [
+      'match[0].uri: prefix "/a" does not match "/x"',
+      'match[1].sourceLabels: {version=v2} do not select this proxy (its labels: {app=order, team=a})',
+    ]);
+    assert.deepEqual(v1.routes[0]?.conditions, [
+      'uri prefix "/a"',
+      'uri prefix "/", sourceLabels {version=v2}',
+    ]);
+    assert.deepEqual(v1.routes[1]?.failures, [
+      'match[0].sourceLabels: {team=b} do not select this proxy (its labels: {app=order, team=a})',
+    ]);
+    // As a v2 instance: the second block is there, and it is the one that matched.
+    const v2 = from({ version: 'v2' });
+    assert.equal(v2.matched, 0);
+    assert.equal(v2.routes[0]?.block, 1);
+    // The compiled table itself: a route with no block for this proxy never matches.
+    const table = compileSnapshot(s, {
+      node: nodeFor(s, { kind: 'sidecar', from: 'order' }),
+      health: createHealthTracker(),
+    });
+    const routes = table.mesh.lookup('user')!.routes;
+    assert.equal(routes[0]?.blocks.length, 1);
+    assert.equal(routes[1]?.blocks.length, 0);
+  });
+
   it('renders text and a one-line header form', () => {
     const t = ask({ method: 'GET', url: 'http://shop.example.com/stock/12?v=2' });
     const line = compactExplain(t);

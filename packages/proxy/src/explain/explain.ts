@@ -55,8 +55,12 @@ export interface ExplainInput {
 export type ExplainView =
   /** The gateway serving Gateway `gateway` (its selector as labels), or one with `labels`. */
   | { kind: 'gateway'; gateway?: string; labels?: Readonly<Record<string, string>> }
-  /** The outbound listener of a sidecar next to `from`. */
-  | { kind: 'sidecar'; from?: string };
+  /**
+   * The outbound listener of a sidecar next to `from` (`name` or `name.namespace`). Its labels,
+   * which decide sourceLabels: `app: name`, those every instance of the service registered
+   * (from the snapshot's endpoints), then `labels`, which pick one kind of instance.
+   */
+  | { kind: 'sidecar'; from?: string; labels?: Readonly<Record<string, string>> };
 
 export interface ExplainOptions {
   view: ExplainView;
@@ -154,7 +158,7 @@ export function explainTable(
       failures: [],
     };
     if (block >= 0) {
-      rt.block = block;
+      rt.block = route.blocks[block]!.sourceIndex ?? block;
       trace.routes.push(rt);
       trace.matched = trace.routes.length - 1;
       matched = route;
@@ -163,7 +167,7 @@ export function explainTable(
     rt.failures =
       source === undefined
         ? ['(no source snapshot to say why)']
-        : whyBlocksFail(source.matches, view).map(
+        : whyBlocksFail(source.matches, view, table.node).map(
             (f) => `match[${f.block}].${f.field}: ${f.reason}`,
           );
     trace.routes.push(rt);
@@ -357,12 +361,21 @@ function sourceRoutes(snapshot: Snapshot | undefined): Map<string, Route> {
 /** The proxy identity explain compiles the snapshot as. */
 export function nodeFor(snapshot: Snapshot, view: ExplainView): ProxyNode {
   if (view.kind === 'sidecar') {
+    if (view.from === undefined) {
+      return {
+        id: 'weft-explain',
+        role: 'sidecar',
+        namespace: 'default',
+        labels: { ...view.labels },
+      };
+    }
+    const [name, namespace = 'default'] = view.from.split('.') as [string, string?];
     return {
       id: 'weft-explain',
       role: 'sidecar',
-      namespace: 'default',
-      labels: {},
-      ...(view.from !== undefined ? { service: view.from } : {}),
+      namespace,
+      labels: { app: name, ...sharedInstanceLabels(snapshot, name, namespace), ...view.labels },
+      service: view.from,
     };
   }
   let labels: Record<string, string> = { ...(view.labels ?? DEFAULT_GATEWAY_LABELS) };
@@ -379,6 +392,23 @@ export function nodeFor(snapshot: Snapshot, view: ExplainView): ProxyNode {
     labels = { ...gw.selector };
   }
   return { id: 'weft-explain', role: 'gateway', namespace: 'default', labels };
+}
+
+/** Labels that every registered instance of the service has (a sidecar has them all). */
+function sharedInstanceLabels(
+  snapshot: Snapshot,
+  name: string,
+  namespace: string,
+): Record<string, string> {
+  const fqdn = `${name}.${namespace}.svc.cluster.local`;
+  const cluster = (snapshot.clusters ?? []).find((c) => c.service === fqdn && !c.subset);
+  const eps = cluster?.endpoints ?? [];
+  if (eps.length === 0) return {};
+  const out: Record<string, string> = { ...eps[0]!.labels };
+  for (const e of eps.slice(1)) {
+    for (const [k, v] of Object.entries(out)) if (e.labels?.[k] !== v) delete out[k];
+  }
+  return out;
 }
 
 function findGateway(gws: readonly GatewayConfig[], name: string): GatewayConfig | undefined {

@@ -3,9 +3,10 @@
 // says about a field can never disagree with what the real matcher did with it; this module
 // only adds the words.
 
-import type { MatchBlock, StringMatch } from '@weft/model';
+import type { MatchBlock, ProxyNode, StringMatch } from '@weft/model';
 import { compileMatchBlock } from '../routing/match-block.js';
 import type { RequestView } from '../routing/request-view.js';
+import { sourceMismatch } from '../routing/source-match.js';
 
 type FieldMatch = StringMatch | { present: true };
 
@@ -23,9 +24,18 @@ export interface FieldFailure {
  * Every failing field of every block (not only the first, so that one look tells a person all
  * they would have to change). An empty result for a block means the block matches.
  */
-export function whyBlocksFail(blocks: readonly MatchBlock[], view: RequestView): FieldFailure[] {
+export function whyBlocksFail(
+  blocks: readonly MatchBlock[],
+  view: RequestView,
+  node?: Pick<ProxyNode, 'labels' | 'namespace'>,
+): FieldFailure[] {
   const out: FieldFailure[] = [];
-  blocks.forEach((b, i) => out.push(...whyBlockFails(b, i, view)));
+  blocks.forEach((b, i) => {
+    // A block for other proxies is not in this proxy's table: that is the whole reason.
+    const notHere = node === undefined ? undefined : sourceMismatch(b, node);
+    if (notHere !== undefined) out.push({ block: i, ...notHere });
+    else out.push(...whyBlockFails(b, i, view));
+  });
   return out;
 }
 
@@ -95,6 +105,9 @@ export function describeBlock(b: MatchBlock): string {
     parts.push(`withoutHeaders.${k} ${describe(v)}`);
   for (const [k, v] of Object.entries(b.queryParams ?? {}))
     parts.push(`queryParams.${k} ${describe(v)}`);
+  const labels = Object.entries(b.sourceLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  if (labels.length > 0) parts.push(`sourceLabels {${labels.join(', ')}}`);
+  if (b.sourceNamespace !== undefined) parts.push(`sourceNamespace ${q(b.sourceNamespace)}`);
   return parts.length === 0 ? 'any request' : parts.join(', ');
 }
 

@@ -21,6 +21,11 @@ export interface CompiledMatchBlock {
   readonly uriPrefix?: string;
   /** True when a check reads query parameters (the server may skip parsing otherwise). */
   readonly usesQuery: boolean;
+  /**
+   * The block's index in the route's `matches` when blocks before it were left out of this
+   * proxy's table (sourceLabels); undefined when it is the same as in the compiled list.
+   */
+  readonly sourceIndex?: number;
 }
 
 type FieldMatch = StringMatch | { present: true };

@@ -149,3 +149,58 @@ describe('load balancing', () => {
     );
   });
 });
+
+describe('consistent hash when an instance is added', () => {
+  let ups: FakeUpstream[];
+  let gw: ProxyHarness;
+  const snap = (version: number, n: number) =>
+    snapshot(
+      version,
+      [vhost('default/app', ['app'], [forwardTo('hash', [], [['c-hash', 1]])])],
+      [
+        hashed(
+          cluster(
+            'c-hash',
+            ups.slice(0, n).map((u) => ({ port: u.port })),
+          ),
+          { key: { header: 'x-user' }, algorithm: 'RING_HASH' },
+        ),
+      ],
+    );
+
+  before(async () => {
+    ups = await Promise.all(['h1', 'h2', 'h3', 'h4'].map((n) => startFakeUpstream(n)));
+    gw = await startProxy('gateway', snap(1, 3));
+  });
+
+  after(async () => {
+    await gw.close();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+
+  const homes = async (keys: number) => {
+    const out: string[] = [];
+    for (let k = 0; k < keys; k++) {
+      const r = await gw.send({ host: 'app', path: '/', headers: { 'x-user': `user-${k}` } });
+      assert.equal(r.status, 200, r.body);
+      out.push(r.json<FakeUpstreamReply>().name);
+    }
+    return out;
+  };
+
+  it('moves about 1/N of the keys, all of them to the new instance', async () => {
+    const keys = 400;
+    const before3 = await homes(keys);
+    gw.dp.apply(snap(2, 4));
+    const after4 = await homes(keys);
+    let moved = 0;
+    for (let k = 0; k < keys; k++) {
+      if (after4[k] === before3[k]) continue;
+      moved++;
+      assert.equal(after4[k], 'h4', `user-${k} moved from ${before3[k]} to ${after4[k]}`);
+    }
+    // 1/4 expected; the ring's unevenness for these keys allows some spread.
+    const share = moved / keys;
+    assert.ok(share > 0.15 && share < 0.35, `moved ${moved} of ${keys}`);
+  });
+});

@@ -21,6 +21,8 @@ export const VIRTUAL_SERVICE_SUPPORTED_FIELDS = [
   'spec.http[].match[].scheme',
   'spec.http[].match[].ignoreUriCase',
   'spec.http[].match[].port',
+  'spec.http[].match[].sourceLabels',
+  'spec.http[].match[].sourceNamespace',
   'spec.http[].route[].destination.host',
   'spec.http[].route[].destination.subset',
   'spec.http[].route[].destination.port',

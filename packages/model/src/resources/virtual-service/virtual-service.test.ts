@@ -132,7 +132,6 @@ describe('VirtualService', () => {
     assert.deepEqual(errors(spec), []);
     assert.deepEqual(warnings(spec), [
       'spec.exportTo: not supported by Weft yet; ignored',
-      'spec.http[0].match[0].sourceLabels: not supported by Weft yet; ignored',
       'spec.http[0].match[0].gateways: not supported by Weft yet; ignored',
       'spec.http[0].fault.delay.exponentialDelay: not supported by Weft yet; ignored',
       'spec.http[0].fault.abort.grpcStatus: not supported by Weft yet; ignored',
