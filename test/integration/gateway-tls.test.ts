@@ -286,6 +286,33 @@ describe(
       assert.equal(upstream.received[0]?.headers['x-forwarded-proto'], 'http');
     });
 
+    it('refuses a Host of another TLS server than the one SNI selected: 404 NR, as Istio', async () => {
+      // A connection opened for www.api.example.com (its wildcard certificate) asking for
+      // shop.example.com, which the other HTTPS server serves: Istio's per-server filter chain
+      // has no virtual host for it.
+      const r = await getHttps(httpsPort, {
+        servername: 'www.api.example.com',
+        host: 'shop.example.com',
+        ca,
+      });
+      assert.equal(r.status, 404);
+      assert.equal(r.headers['x-weft-error'], 'NR');
+      assert.match(r.body, /not served by the TLS server that this connection's SNI/);
+      const back = await getHttps(httpsPort, {
+        servername: 'shop.example.com',
+        host: 'www.api.example.com',
+        ca,
+      });
+      assert.equal(back.status, 404);
+      // The selected server's own hosts are served, wildcard included.
+      const same = await getHttps(httpsPort, {
+        servername: 'www.api.example.com',
+        host: 'v2.api.example.com',
+        ca,
+      });
+      assert.equal(same.status, 200, same.body);
+    });
+
     it('answers plain HTTP for an httpsRedirect host with 301 to the HTTPS listener', async () => {
       const r = await getHttp(gw.port, `shop.example.com:${gw.port}`, '/cart?item=7');
       assert.equal(r.status, 301);

@@ -34,6 +34,7 @@ import { compileAuthorization } from '../filters/authz/index.js';
 import { compileRouteFilters } from '../filters/index.js';
 import { compileMirrors } from '../filters/mirror/index.js';
 import { compileHeaderOps } from './header-ops.js';
+import { compileSniHostCheck } from './sni-host.js';
 import { compileRetryPolicy } from './retry-policy.js';
 import { compileClusterPolicy, createClusterStates, type ClusterStates } from './cluster-policy.js';
 import { compileUriRegexRewrite } from './rewrite.js';
@@ -145,6 +146,7 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     gateway: gw.plain,
     gatewayTls: gw.tls,
     tlsServers: gw.tlsServers,
+    sniHostCheck: compileSniHostCheck(gw.tlsServers),
     mesh,
     clusters,
     gateways: gw.names,

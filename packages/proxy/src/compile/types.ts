@@ -12,6 +12,7 @@ import type { CompiledMirror } from '../filters/mirror/index.js';
 import type { HealthTracker } from '../outlier/health-tracker.js';
 import type { CompiledClusterPolicy } from './cluster-policy.js';
 import type { HostTable } from '../routing/host-table.js';
+import type { SniHostCheck } from './sni-host.js';
 import type { CompiledMatchBlock } from '../routing/match-block.js';
 
 export interface RuntimeCluster {
@@ -159,6 +160,8 @@ export interface RouteTable {
   readonly gatewayTls: HostTable<CompiledVirtualHost>;
   /** The TLS servers, in snapshot order; the first one's certificate is the default. */
   readonly tlsServers: readonly GatewayTlsServer[];
+  /** Host against the SNI-selected TLS server (sni-host.ts); undefined with fewer than two. */
+  readonly sniHostCheck?: SniHostCheck | undefined;
   /** Sidecar outbound: `snapshot.mesh`. */
   readonly mesh: HostTable<CompiledVirtualHost>;
   readonly clusters: ReadonlyMap<string, RuntimeCluster>;

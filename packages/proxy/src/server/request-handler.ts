@@ -5,8 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
 import { ErrorCode, ResponseFlag } from '@weft/model';
 import { applyHeaderOps } from '../compile/header-ops.js';
+import { misdirected } from '../compile/sni-host.js';
 import { corsReplyHeaders, corsResponseOps } from '../filters/cors/index.js';
 import { redirectLocation, rewritePath } from '../compile/rewrite.js';
 import type {
@@ -180,7 +182,26 @@ function handle(
   }
   // A gateway's HTTPS listener serves only the hosts of its TLS servers, the plain one the rest.
   const hosts = gateway ? (secure ? table.gatewayTls : table.gateway) : table.mesh;
-  const vhost = hosts.lookup(view.authority);
+  // Host outside the TLS server the connection's SNI chose: 404 NR, as Istio (sni-host.ts).
+  const wrongServer =
+    secure && gateway && table.sniHostCheck !== undefined
+      ? misdirected(table.sniHostCheck, (req.socket as TLSSocket).servername, view.authority)
+      : undefined;
+  const vhost = wrongServer === undefined ? hosts.lookup(view.authority) : undefined;
+  if (wrongServer !== undefined) {
+    setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
+    return localReply(
+      ctx,
+      res,
+      view,
+      startedAt,
+      undefined,
+      404,
+      ResponseFlag.NoRoute,
+      ErrorCode.NoRoute,
+      `no route for host ${quote(view.authority)}: ${wrongServer}`,
+    );
+  }
   if (vhost === undefined) {
     setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
     return localReply(
