@@ -188,20 +188,6 @@ function handle(
       ? misdirected(table.sniHostCheck, (req.socket as TLSSocket).servername, view.authority)
       : undefined;
   const vhost = wrongServer === undefined ? hosts.lookup(view.authority) : undefined;
-  if (wrongServer !== undefined) {
-    setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
-    return localReply(
-      ctx,
-      res,
-      view,
-      startedAt,
-      undefined,
-      404,
-      ResponseFlag.NoRoute,
-      ErrorCode.NoRoute,
-      `no route for host ${quote(view.authority)}: ${wrongServer}`,
-    );
-  }
   if (vhost === undefined) {
     setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
     return localReply(
@@ -213,7 +199,9 @@ function handle(
       404,
       ResponseFlag.NoRoute,
       ErrorCode.NoRoute,
-      `no route for host ${quote(view.authority)} and path ${quote(view.path)}: no virtual host serves this host`,
+      wrongServer !== undefined
+        ? `no route for host ${quote(view.authority)}: ${wrongServer}`
+        : `no route for host ${quote(view.authority)} and path ${quote(view.path)}: no virtual host serves this host`,
     );
   }
   let route: CompiledRoute | undefined;
