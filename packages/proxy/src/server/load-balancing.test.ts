@@ -121,10 +121,18 @@ describe('load balancing', () => {
       );
       const slow = counts.get('u3') ?? 0;
       // Round robin would send it 67; the 30 ms default prior and the first 40 ms answers keep
-      // it to a handful.
-      assert.ok(slow < 20, `slow instance got ${slow} of 200`);
-      const ep = gw.dp.table()!.clusters.get('c-default')!.endpoints[2]!;
-      assert.ok(ep.load.latencyMs >= 30, `latency estimate ${ep.load.latencyMs}`);
+      // it to a handful on a quiet machine. The bound is loose because this process is also
+      // the client and the upstreams, and a loaded machine stalls all of them at once
+      // (bench/lb-compare.mjs measures the share; this only checks the direction).
+      assert.ok(slow < 50, `slow instance got ${slow} of 200`);
+      const [a, b, c] = gw.dp
+        .table()!
+        .clusters.get('c-default')!
+        .endpoints.map((e) => e.load);
+      assert.ok(
+        c!.latencyMs > a!.latencyMs && c!.latencyMs > b!.latencyMs,
+        `latency estimates ${a!.latencyMs}, ${b!.latencyMs}, ${c!.latencyMs}`,
+      );
     } finally {
       ups[2]!.set({});
     }

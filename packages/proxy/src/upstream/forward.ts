@@ -49,6 +49,7 @@ import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
 import { measureWireBytes } from '../telemetry/wire-bytes.js';
 import type { AgentPool } from './agent-pool.js';
 import { buildResponseHeaders, EXPLAIN_HEADER, type RequestHeadersResult } from './headers.js';
+import { loopIdleMs } from './loop-idle.js';
 
 export interface ForwardContext {
   readonly proxyId: string;
@@ -166,6 +167,8 @@ class Exchange implements Waiter {
   /** The current try's endpoint load record, held while the try is in flight. */
   load: EndpointLoad | undefined = undefined;
   sentAt = 0;
+  /** loopIdleMs() at send: the latency sample is the loop's idle time since (loop-idle.ts). */
+  sentIdle = 0;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -282,6 +285,7 @@ class Exchange implements Waiter {
     this.load = ep.load;
     ep.load.active++;
     this.sentAt = now;
+    this.sentIdle = loopIdleMs();
     let up: ClientRequest;
     try {
       up = request({
@@ -411,7 +415,7 @@ class Exchange implements Waiter {
     const status = ures.statusCode ?? 502;
     // Time to response headers feeds the latency estimate; a 5xx counts as a failure.
     const now = this.ctx.now();
-    observeLatency(ep.load, now - this.sentAt, now, status >= 500);
+    observeLatency(ep.load, loopIdleMs() - this.sentIdle, now, status >= 500);
     // A peer sidecar that could not connect to its app answers 503 UF: the request never
     // reached an app, so it is a connect failure of that endpoint (eject, retry elsewhere),
     // not an application 503. Only 503s pay for reading the header.
@@ -652,7 +656,7 @@ class Exchange implements Waiter {
   /** A try that failed counts as a slow one (a penalty latency) for peak-EWMA. */
   observeFailure(ep: EndpointState): void {
     const now = this.ctx.now();
-    observeLatency(ep.load, now - this.sentAt, now, true);
+    observeLatency(ep.load, loopIdleMs() - this.sentIdle, now, true);
   }
 
   clearTryTimer(): void {
