@@ -12,7 +12,10 @@ export interface EndpointLoad {
   readonly key: string;
   /** Requests sent to the endpoint that have not completed or failed yet. */
   active: number;
-  /** Peak-EWMA of the time from send to response headers, in ms. */
+  /**
+   * Peak-EWMA of the time from send to response headers, in ms: the event loop's idle time
+   * while the try was out (upstream/loop-idle.ts), so the proxy's own stalls are left out.
+   */
   latencyMs: number;
   /** When latencyMs was last updated (ms, the caller's clock). */
   latencyAt: number;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '@weft/testkit';
 import { countPicks, makeEndpoints } from '../conformance.js';
-import { share, simulate } from '../load-sim.js';
+import { quantile, share, simulate, simulateStalls } from '../load-sim.js';
 import { createLoadBalancer as createRoundRobin } from '../round-robin/index.js';
 import { createLoadBalancer as createLeastRequest } from '../least-request/index.js';
 import { createLoadBalancer } from './index.js';
@@ -21,6 +21,31 @@ describe('peak-EWMA', () => {
     );
     assert.ok(Math.abs(share(rr, 'slow') - 1 / 3) < 0.01);
     assert.ok(share(picks, 'slow') < 0.05, `slow got ${share(picks, 'slow')}`);
+  });
+
+  it('is not fooled by the proxy’s own stalls when they are left out of the samples', () => {
+    // 2/2/8 ms instances, two clients, the proxy's loop blocked 15 ms every second. Fed
+    // wall-clock samples, each stall lifts the fast instances' peak for seconds and the slow one
+    // gets a share near what lb-compare measured on a busy VM; fed the loop's idle time
+    // (upstream/loop-idle.ts), it gets none and the clients' p99 is the fast instances'.
+    const run = (sample: 'wall' | 'idle') =>
+      simulateStalls(createLoadBalancer(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 's' }])), {
+        concurrency: 2,
+        durationMs: 20_000,
+        instances: {
+          a: { latencyMs: 2, workers: 0 },
+          b: { latencyMs: 2, workers: 0 },
+          s: { latencyMs: 8, workers: 0 },
+        },
+        stall: { everyMs: 1_000, ms: 15 },
+        sample,
+      });
+    const wall = run('wall');
+    const idle = run('idle');
+    assert.ok(share(wall.picks, 's') > 0.05, `wall-clock: ${share(wall.picks, 's')}`);
+    assert.ok(share(idle.picks, 's') < 0.01, `idle time: ${share(idle.picks, 's')}`);
+    assert.equal(quantile(idle.latencies, 0.99), 2);
+    assert.equal(quantile(wall.latencies, 0.99), 8);
   });
 
   it('sees a slow endpoint that least-request does not (it is slow, not busy)', () => {

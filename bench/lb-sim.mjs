@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// The load balancers in a deterministic model of bench/lb-compare.mjs's scenarios: the same
+// three instances and closed-loop clients, on a fake clock, with the proxy's event loop
+// stalling for `--stall-ms` every `--stall-every` ms (what a busy, shared machine does to a Node
+// process). It runs the real algorithms (packages/proxy/dist/lb) and separates what the
+// balancer decides from the noise that moves lb-compare's figures on a shared VM. PEAK_EWMA is
+// run twice: fed wall-clock samples (stalls included, as before) and the event loop's idle time
+// (stalls left out, as the proxy now measures: upstream/loop-idle.ts).
+//
+//   npm run build && node bench/lb-sim.mjs
+//   node bench/lb-sim.mjs --stall-ms 0          # no stalls: the algorithms alone
+
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: {
+    'fast-ms': { type: 'string', default: '2' },
+    'slow-ms': { type: 'string', default: '8' },
+    workers: { type: 'string', default: '4' },
+    'stall-ms': { type: 'string', default: '15' },
+    'stall-every': { type: 'string', default: '1000' },
+    duration: { type: 'string', default: '60' },
+    seeds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '2,4,16' },
+  },
+});
+
+const dist = new URL('../packages/proxy/dist/lb/', import.meta.url);
+const load = (p) => import(new URL(p, dist).href);
+const [{ makeEndpoints }, { simulateStalls, quantile }, rr, lr, ewma] = await Promise.all([
+  load('conformance.js'),
+  load('load-sim.js'),
+  load('round-robin/index.js'),
+  load('least-request/index.js'),
+  load('peak-ewma/index.js'),
+]);
+
+const fast = Number(opts['fast-ms']);
+const slow = Number(opts['slow-ms']);
+const workers = Number(opts.workers);
+const stallMs = Number(opts['stall-ms']);
+const stall = stallMs > 0 ? { ms: stallMs, everyMs: Number(opts['stall-every']) } : undefined;
+const POLICIES = [
+  ['ROUND_ROBIN', rr.createLoadBalancer, 'wall'],
+  ['LEAST_REQUEST', lr.createLoadBalancer, 'wall'],
+  ['PEAK_EWMA, wall-clock samples (before)', ewma.createLoadBalancer, 'wall'],
+  ['PEAK_EWMA, idle-time samples (default)', ewma.createLoadBalancer, 'idle'],
+];
+const SCENARIOS = [
+  ['one slow', [fast, fast, slow], 0],
+  [`one slow, ${workers} workers each`, [fast, fast, slow], workers],
+  ['all equal', [fast, fast, fast], 0],
+];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+console.log(
+  `lb-sim: ${opts.duration} s simulated per run, median of ${opts.seeds} seeds; stalls: ${stall ? `${stall.ms} ms every ${stall.everyMs} ms` : 'none'}`,
+);
+console.log(
+  '| instances (latency) | clients | policy | req/s | p50 ms | p99 ms | to the slow one | p99 vs ROUND_ROBIN |',
+);
+console.log('|---|--:|---|--:|--:|--:|--:|--:|');
+for (const [scenario, delays, limit] of SCENARIOS) {
+  for (const concurrency of opts.concurrency.split(',').map(Number)) {
+    let rrP99;
+    for (const [policy, create, sample] of POLICIES) {
+      const runs = [];
+      for (let seed = 1; seed <= Number(opts.seeds); seed++) {
+        const eps = makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 's' }]);
+        const instances = {
+          a: { latencyMs: delays[0], workers: limit },
+          b: { latencyMs: delays[1], workers: limit },
+          s: { latencyMs: delays[2], workers: limit },
+        };
+        const durationMs = Number(opts.duration) * 1000;
+        const r = simulateStalls(create(eps), {
+          concurrency,
+          durationMs,
+          instances,
+          stall,
+          sample,
+          seed,
+        });
+        const total = [...r.picks.values()].reduce((x, y) => x + y, 0);
+        runs.push({
+          rps: r.latencies.length / (durationMs / 1000),
+          p50: quantile(r.latencies, 0.5),
+          p99: quantile(r.latencies, 0.99),
+          slowShare: (r.picks.get('s') ?? 0) / total,
+        });
+      }
+      const m = (k) => median(runs.map((r) => r[k]));
+      if (policy === 'ROUND_ROBIN') rrP99 = m('p99');
+      const slowCol = delays[2] !== delays[0] ? `${(m('slowShare') * 100).toFixed(1)}%` : '-';
+      const ratio = policy === 'ROUND_ROBIN' ? '-' : `${(rrP99 / m('p99')).toFixed(2)}x`;
+      console.log(
+        `| ${scenario} (${delays.join('/')} ms) | ${concurrency} | ${policy} | ${m('rps').toFixed(0)} | ${m('p50').toFixed(1)} | ${m('p99').toFixed(1)} | ${slowCol} | ${ratio} |`,
+      );
+    }
+  }
+}
