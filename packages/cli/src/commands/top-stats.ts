@@ -39,6 +39,8 @@ export function flatten(
 export interface GoldenRow {
   name: string;
   requests: number;
+  /** Requests answered 5xx. */
+  failures: number;
   rps: number;
   /** 0..1, null without requests. */
   successRate: number | null;
@@ -90,8 +92,14 @@ export function goldenRows(prev: Sample, cur: Sample, by: TopBy): GoldenRow[] {
   const toMs = by === 'service' ? 1 : 1000;
   const groups = new Map<string, Map<string, Group>>(); // reporter -> name -> group
   const groupOf = (labels: Record<string, string>): Group | undefined => {
-    const name = by === 'service' ? labels.destination_service : labels.route;
+    let name = by === 'service' ? labels.destination_service : labels.route;
     if (name === undefined || name === 'unknown' || name === '-') return undefined;
+    if (by === 'route') {
+      // The sidecar's inbound "route" is the service view's business.
+      if (name === 'inbound') return undefined;
+      // Every service without a VirtualService has an implicit route named `default`.
+      if (name === 'default') name = `default (${labels.destination_service ?? 'unknown'})`;
+    }
     const reporter = labels.reporter ?? 'source';
     let byName = groups.get(reporter);
     if (byName === undefined) groups.set(reporter, (byName = new Map()));
@@ -127,6 +135,7 @@ export function goldenRows(prev: Sample, cur: Sample, by: TopBy): GoldenRow[] {
       return {
         name,
         requests: g.requests,
+        failures: g.failures,
         rps: g.requests / seconds,
         successRate: g.requests > 0 ? (g.requests - g.failures) / g.requests : null,
         p50Ms: q(0.5),

@@ -74,6 +74,8 @@ export function formatTop(by: TopBy, rows: readonly GoldenRow[]): string {
 
 export async function topCommand(api: Api, o: TopOptions): Promise<number> {
   let prev = (await sample(api)).sample;
+  // Tells scripts (and tests) that the first sample is taken: traffic from now on counts.
+  process.stderr.write(`weft: sampling every ${o.intervalMs / 1000}s; Ctrl-C to stop\n`);
   let stopped = false;
   const stop = () => (stopped = true);
   process.once('SIGINT', stop);
