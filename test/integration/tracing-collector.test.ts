@@ -164,6 +164,13 @@ describe('tracing with a collector that is down or hangs', { timeout: 90_000 }, 
     assert.ok(e.failedExports >= 1);
     assert.ok(e.queued <= 8, 'the queue stays within its bound');
     assert.match(e.error ?? '', /ECONNREFUSED|connect/i);
+    // The counter is what an operator sees: the proxy's Prometheus endpoint.
+    const metrics = await (await fetch(`http://${gw.adminAddress}/stats/prometheus`)).text();
+    assert.match(
+      metrics,
+      new RegExp(`^weft_tracing_spans_total\\{outcome="dropped"\\} ${spans}$`, 'm'),
+    );
+    assert.match(metrics, /^weft_tracing_spans_total\{outcome="exported"\} 0$/m);
   });
 
   it('a collector that never answers holds no request, and the queue stays bounded', async () => {

@@ -11,6 +11,7 @@ import {
   type AccessLogSink,
 } from '../telemetry/access-log.js';
 import { createProxyMetrics } from '../telemetry/metrics.js';
+import type { SpanExportStats } from '../telemetry/tracing/events.js';
 import type { AgentPool } from '../upstream/agent-pool.js';
 import { startAdminServer } from './server.js';
 
@@ -23,6 +24,8 @@ export interface TelemetryOptions {
   accessLog?: string;
   /** `json` (default), `text`, or a template of Envoy operators (`%RESPONSE_CODE%`). */
   accessLogFormat?: string;
+  /** Span export counters when tracing is on (set by the runner, not a flag). */
+  tracingStats?: (() => SpanExportStats) | undefined;
 }
 
 export interface ProxyTelemetry {
@@ -54,6 +57,7 @@ export async function startProxyTelemetry(
     agents,
     listeners,
     accessLog: sink,
+    tracingStats: opts.tracingStats,
   });
   let admin;
   try {

@@ -150,7 +150,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         ...(https ? [{ name: 'https', server: https.server }] : []),
       ],
       [dp.agents],
-      opts,
+      { ...opts, tracingStats: tracing?.stats },
     );
   } catch (err) {
     await Promise.all([listener.close(), https?.close()]);

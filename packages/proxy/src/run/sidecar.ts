@@ -157,7 +157,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
         { name: 'outbound', server: outbound.server },
       ],
       [dp.agents, inboundAgents],
-      opts,
+      { ...opts, tracingStats: tracing?.stats },
     );
   } catch (err) {
     await Promise.all([inbound.close(), outbound.close()]);

@@ -32,6 +32,7 @@ import {
 } from './istio-labels.js';
 import { addProcessMetrics } from './process-metrics.js';
 import { SeriesSet, seriesCounter, seriesHistogram, type Series } from './series.js';
+import type { SpanExportStats } from './tracing/events.js';
 
 export interface ProxyMetricsOptions {
   node: ProxyNode;
@@ -43,6 +44,8 @@ export interface ProxyMetricsOptions {
   listeners?: readonly { name: string; server: Server }[];
   /** Access-log sinks' counters, when access logs are on. */
   accessLog?: { written(): number; dropped(): number } | undefined;
+  /** Span export counters, when tracing is on (telemetry/tracing/). */
+  tracingStats?: (() => SpanExportStats) | undefined;
   /** Process and Node.js metrics (process_*, nodejs_*); default on. */
   processMetrics?: boolean;
   now?: () => number;
@@ -308,6 +311,30 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
         this.reset();
         this.inc({ outcome: 'written' }, sink.written());
         this.inc({ outcome: 'dropped' }, sink.dropped());
+      },
+    });
+  }
+  if (opts.tracingStats !== undefined) {
+    const stats = opts.tracingStats;
+    new Counter({
+      name: 'weft_tracing_spans_total',
+      help: 'Spans sent to the OTLP collector, by outcome (dropped: queue full, or the collector did not take them).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const s = stats();
+        this.reset();
+        this.inc({ outcome: 'exported' }, s.exported);
+        this.inc({ outcome: 'dropped' }, s.dropped);
+      },
+    });
+    new Counter({
+      name: 'weft_tracing_export_failures_total',
+      help: 'OTLP export requests that failed (collector down, slow or refusing).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats().failedExports);
       },
     });
   }

@@ -834,8 +834,8 @@ class Exchange implements Waiter {
       durationMs: this.down.startedAt > 0 ? performance.now() - this.down.startedAt : 0,
       attempts: this.attempts,
       requestId: this.headers.requestId,
-      // Only sampled requests have a trace (telemetry/tracing/).
-      traceId: this.headers.trace?.traceId,
+      // Sampled or not: the access log names the trace (telemetry/tracing/).
+      traceId: this.headers.traceId,
     };
     measureWireBytes(event, this.req.socket);
     requestEndChannel.publish(event);

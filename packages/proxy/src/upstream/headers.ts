@@ -97,6 +97,8 @@ export interface RequestHeadersResult {
   explain: boolean;
   /** Set when tracing is on and the request is sampled: its spans are recorded at the end. */
   trace: RequestTrace | undefined;
+  /** The trace id sent upstream (sampled or not); undefined when tracing is off. */
+  traceId: string | undefined;
 }
 
 export interface RequestHeadersInput {
@@ -238,6 +240,7 @@ export function buildRequestHeaders(
     out.push('x-request-id', requestId);
   }
   const traced = trace === undefined ? undefined : trace.begin(rawTrace, out);
+  const traceId = trace === undefined ? undefined : trace.lastTraceId();
   const append = ops.append;
   for (let i = 0; i < append.length; i++) out.push(append[i]!);
 
@@ -248,6 +251,7 @@ export function buildRequestHeaders(
     requestId,
     explain,
     trace: traced,
+    traceId,
   };
 }
 

@@ -73,6 +73,7 @@ describe('tracing off', () => {
     assert.equal(r.trace, undefined);
     const h = headerMap(r.headers);
     assert.equal(h.get('traceparent'), 'garbage');
+    assert.equal(r.traceId, undefined);
     assert.equal(h.get('x-b3-parentspanid'), 'abc');
     assert.equal(h.get('b3'), '0');
   });
@@ -96,6 +97,7 @@ describe('propagation through buildRequestHeaders', () => {
     );
     assert.ok(r.trace, 'sampled by the caller, whatever our own rate');
     assert.equal(r.trace.traceId, TRACE);
+    assert.equal(r.traceId, TRACE);
     assert.equal(r.trace.parentSpanId, SPAN);
     const h = headerMap(r.headers);
     assert.equal(h.get('x-request-id'), 'keep-me');
@@ -133,6 +135,11 @@ describe('propagation through buildRequestHeaders', () => {
     const h = headerMap(r.headers);
     assert.match(h.get('traceparent')!, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
     assert.equal(h.get('x-b3-sampled'), '0');
+    assert.equal(
+      r.traceId,
+      h.get('x-b3-traceid'),
+      'the access log gets the unsampled trace id too',
+    );
   });
 
   it('answers B3 single with B3 single and honours its debug flag', () => {

@@ -95,6 +95,12 @@ export class Tracer {
   private readonly sink: SpanSink;
   readonly resource: Resource;
   private readonly node: TracerNode;
+  /**
+   * The trace id the last begin() sent upstream, sampled or not. Read right after begin() by
+   * its caller (synchronously, so no other request can come between): it lets access logs
+   * carry the trace id without begin() allocating a result for unsampled requests.
+   */
+  lastTraceId: string | undefined = undefined;
 
   constructor(opts: TracerOptions) {
     this.percent = opts.samplingPercent;
@@ -137,9 +143,12 @@ export class Tracer {
       // or start one carrying "not sampled", so that later hops keep this decision instead of
       // drawing their own (which would leave fragments of traces).
       if (incoming !== undefined && incoming.traceId !== undefined) {
+        this.lastTraceId = incoming.traceId;
         injectContext(out, format, incoming.traceId, incoming.spanId, undefined, false, traceState);
       } else {
-        injectContext(out, format, newTraceId(), newSpanId(), undefined, false, undefined);
+        const fresh = newTraceId();
+        this.lastTraceId = fresh;
+        injectContext(out, format, fresh, newSpanId(), undefined, false, undefined);
       }
       return undefined;
     }
@@ -151,6 +160,7 @@ export class Tracer {
     const client = kind === 'inbound' ? undefined : newSpanId();
     // Upstream is a child of our client span (gateway, outbound) or of our server span (inbound).
     const next = client ?? server!;
+    this.lastTraceId = traceId;
     const nextParent = kind === 'gateway' ? server : parent;
     injectContext(out, format, traceId, next, nextParent, true, traceState);
     return new RequestTrace(traceId, parent, server, client, performance.now());
@@ -239,6 +249,11 @@ export class TraceHop {
 
   begin(raw: RawTraceHeaders | undefined, out: string[]): RequestTrace | undefined {
     return this.tracer.begin(this.kind, raw, out);
+  }
+
+  /** The trace id of the request begin() last handled. */
+  lastTraceId(): string | undefined {
+    return this.tracer.lastTraceId;
   }
 
   end(trace: RequestTrace, info: RequestEndInfo): void {
