@@ -15,6 +15,7 @@ import type {
   TranslateInput,
   VirtualServiceIn,
 } from './translate/input.js';
+import { dryRunOf } from './translate/authorization.js';
 import { createTranslateMemo } from './translate/memo.js';
 import { translate } from './translate/translate.js';
 import type { Logger } from './log.js';
@@ -199,6 +200,7 @@ export class ControlPlane {
             name: c.resource.metadata.name,
             namespace: c.resource.metadata.namespace,
             createRevision: c.createRevision,
+            ...dryRunOf(c.resource.metadata.annotations),
           };
           return { metadata, spec: c.resource.spec } as T;
         });

@@ -332,6 +332,8 @@ export interface AuthorizationPolicyConfig {
   scope: AuthorizationScope;
   /** Empty: an ALLOW policy allows nothing; a DENY/AUDIT/CUSTOM policy never matches. */
   rules: AuthorizationRuleConfig[];
+  /** `istio.io/dry-run: "true"`: never enforced (proxies leave it out). */
+  dryRun?: boolean;
 }
 
 export function clusterName(fqdn: string, subset?: string, port?: number): string {

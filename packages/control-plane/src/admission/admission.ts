@@ -12,6 +12,7 @@ import {
   type Violation,
 } from '@weft/model';
 import type { LoadedResource } from '../sources/yaml.js';
+import { dryRunOf } from '../translate/authorization.js';
 import type { Meta, TranslateInput } from '../translate/input.js';
 
 /**
@@ -45,6 +46,7 @@ export function prospectiveInput(
         namespace: r.metadata.namespace,
         // New ones in file order, after everything stored.
         createRevision: i >= 0 ? (out[i]!.metadata.createRevision ?? next + n) : next + n,
+        ...dryRunOf(r.metadata.annotations),
       };
       const item = { metadata, spec: r.spec } as T;
       if (i >= 0) out[i] = item;

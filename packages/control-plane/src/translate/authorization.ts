@@ -25,6 +25,7 @@ export function translateAuthorization(
       action: p.spec.action ?? 'ALLOW',
       scope: scopeOf(p),
       rules: (p.spec.rules ?? []).map(ruleOf),
+      ...(p.metadata.dryRun === true ? { dryRun: true } : {}),
     }));
 }
 
@@ -71,4 +72,9 @@ function compact<T extends Record<string, string[] | undefined>>(o: T): T {
     if (v !== undefined && v.length > 0) out[k] = [...v];
   }
   return out as T;
+}
+
+/** Istio's `istio.io/dry-run: "true"` annotation (AuthorizationPolicy): evaluate, never enforce. */
+export function dryRunOf(annotations: Record<string, string> | undefined): { dryRun?: true } {
+  return annotations?.['istio.io/dry-run'] === 'true' ? { dryRun: true } : {};
 }

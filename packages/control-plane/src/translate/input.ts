@@ -9,6 +9,8 @@ export interface Meta {
   namespace: string;
   /** Store revision that created the resource: Istio's "oldest wins" order on sidecars. */
   createRevision?: number;
+  /** Set only when the resource has the annotation (AuthorizationPolicy's istio.io/dry-run). */
+  dryRun?: boolean;
 }
 
 export type StringMatchIn = { exact?: string; prefix?: string; regex?: string };

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Instance } from '@weft/model';
 import { loadSources } from '../sources/yaml.js';
 import type { TranslateInput } from './input.js';
+import { dryRunOf } from './authorization.js';
 import { translate } from './translate.js';
 
 // Same depth from src/translate and dist/translate, so this resolves from both.
@@ -30,7 +31,11 @@ function inputFor(name: string): TranslateInput {
     resources
       .filter((r) => r.resource.kind === kind)
       .map((r, i) => ({
-        metadata: { ...r.resource.metadata, createRevision: r.index + i + 1 },
+        metadata: {
+          ...r.resource.metadata,
+          createRevision: r.index + i + 1,
+          ...dryRunOf(r.resource.metadata.annotations),
+        },
         spec: r.resource.spec,
       }));
   return {

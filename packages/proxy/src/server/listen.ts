@@ -48,7 +48,14 @@ export function listen(handler: RequestHandler, opts: ListenOptions = {}): Promi
   const limits = resolveLimits(opts.limits);
   const proxyId = opts.proxyId ?? 'proxy';
   const guarded: RequestHandler = (req, res) => {
-    if (admitRequest(req, res, limits, proxyId)) handler(req, res);
+    let admitted = false;
+    try {
+      admitted = admitRequest(req, res, limits, proxyId);
+    } catch {
+      // A bug in the checks must cost this connection, never the process.
+      req.socket.destroy();
+    }
+    if (admitted) handler(req, res);
   };
   const serverOptions = {
     maxHeaderSize: limits.maxHeaderBytes,

@@ -141,6 +141,16 @@ describe('authorization: Istio evaluation order', () => {
     assert.equal(evaluateAuthorization(authz, request({ name: 'a', path: '/x' })).audit, undefined);
   });
 
+  it('a dry-run policy (istio.io/dry-run) never changes a decision', () => {
+    const dry = policy({ action: 'DENY', rules: [{}], dryRun: true });
+    assert.equal(compileAuthorization([dry], { node: NODE, gateways: [] }), undefined);
+    matrix(
+      [dry],
+      CALLERS,
+      CALLERS.map((c) => c.name),
+    );
+  });
+
   it('CUSTOM cannot be asked, so a request it matches is denied', () => {
     const custom = policy({ action: 'CUSTOM', rules: [{ to: [{ paths: ['/admin/*'] }] }] });
     matrix(

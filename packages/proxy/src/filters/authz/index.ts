@@ -87,7 +87,8 @@ export function compileAuthorization(
   policies.forEach((p, i) =>
     at(`authorization[${i}]`, () => {
       if (typeof p !== 'object' || p === null) throw new Error('must be an object');
-      if (!appliesTo(p.scope ?? {}, target)) return;
+      // Dry-run policies are for trying a policy out: they must never change a decision.
+      if (p.dryRun === true || !appliesTo(p.scope ?? {}, target)) return;
       const compiled = { name: p.name, matches: compilePolicy(p) };
       out.policies.push(p.name);
       switch (p.action) {
