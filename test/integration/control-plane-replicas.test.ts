@@ -29,6 +29,7 @@ import {
   shopConfig,
   type ControlProcess,
   type RecordingProxy,
+  runWeft,
 } from './support/cluster.js';
 
 const MISSING = ETCD_MISSING;
@@ -167,6 +168,11 @@ if (!hasEtcd()) {
       } finally {
         await second.close();
       }
+
+      // `weft proxy-status` given both replicas lists every proxy from the one that answers.
+      const merged = await runWeft(['--control', urls.join(','), 'proxy-status', '-o', 'json']);
+      const listed = (JSON.parse(merged) as { items: ProxyStatus[] }).items.map((p) => p.node.id);
+      assert.deepEqual(listed.sort(), ['edge-gw', 'watcher.sidecar']);
 
       // The survivor leads now (it did already, or took over when the dead leader's lease ran out).
       await eventually(

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import WebSocket from 'ws';
 import { startControlPlane, type RunningControlPlane } from '@weft/control-plane';
-import { api, recordingProxy, WEFT, type RecordingProxy } from './support/cluster.js';
+import { api, recordingProxy, runWeft, WEFT, type RecordingProxy } from './support/cluster.js';
 
 let cp: RunningControlPlane;
 let dir: string;
@@ -100,7 +100,7 @@ it(
     try {
       let out = '';
       for (;;) {
-        out = await runWeft(['proxy-status']);
+        out = await runWeft(['--control', cp.url, 'proxy-status']);
         if (/NACK/.test(out)) break;
       }
       const sidecarLine = out.split('\n').find((l) => l.startsWith('cart-1.sidecar'));
@@ -115,16 +115,3 @@ it(
     }
   },
 );
-
-function runWeft(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [WEFT, '--control', cp.url, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
-  });
-}

@@ -14,6 +14,8 @@ export class ApiError extends Error {
 
 export interface Api {
   base: string;
+  /** Every control-plane replica given (`--control URL1,URL2`); requests use the first that answers. */
+  replicas?: string[];
   /** `timeoutMs` (default 30 s) bounds the whole call; long polls pass their own. */
   request<T>(
     method: string,
@@ -24,9 +26,15 @@ export interface Api {
 }
 
 export function createApi(base: string): Api {
-  const root = base.replace(/\/$/, '');
+  const replicas = base
+    .split(',')
+    .map((u) => u.trim().replace(/\/$/, ''))
+    .filter((u) => u !== '');
+  let at = 0;
+  const root0 = replicas[0] ?? base.replace(/\/$/, '');
   return {
-    base: root,
+    base: root0,
+    replicas,
     async request<T>(
       method: string,
       path: string,
@@ -34,19 +42,32 @@ export function createApi(base: string): Api {
       opts?: { timeoutMs?: number },
     ): Promise<T> {
       let res: Response;
+      let root: string | undefined;
       try {
-        res = await fetch(`${root}${path}`, {
-          method,
-          headers: body === undefined ? {} : { 'content-type': 'application/json' },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(opts?.timeoutMs ?? 30_000),
-        });
+        // A replica that cannot be reached is skipped for the next one (a connection that
+        // failed sent nothing, so trying another cannot apply a write twice).
+        for (let tried = 1; ; tried++) {
+          root = replicas[at % replicas.length] ?? root0;
+          try {
+            res = await fetch(`${root}${path}`, {
+              method,
+              headers: body === undefined ? {} : { 'content-type': 'application/json' },
+              ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+              signal: AbortSignal.timeout(opts?.timeoutMs ?? 30_000),
+            });
+            break;
+          } catch (err) {
+            const refused = (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+            if (!refused || tried >= replicas.length) throw err;
+            at++;
+          }
+        }
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
         throw new ApiError(
           0,
           'WEFT_ERR_CONTROL_UNREACHABLE',
-          `cannot reach the control plane at ${root} (${cause}); start it with \`weft control\` or pass --control URL`,
+          `cannot reach the control plane at ${root ?? root0} (${cause}); start it with \`weft control\` or pass --control URL`,
           undefined,
         );
       }

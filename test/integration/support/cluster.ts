@@ -233,3 +233,15 @@ spec:
     - route: [{ destination: { host: ${host} } }]
 `;
 }
+
+/** Runs `weft ARGS` and resolves with its stdout; rejects with its stderr on a non-zero exit. */
+export function runWeft(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [WEFT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+  });
+}

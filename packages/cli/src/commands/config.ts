@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { formatViolation, type Instance, type ProxyStatus, type Violation } from '@weft/model';
 import type { ApplyResult, ProxyWaitResult, RouteRow } from '@weft/control-plane';
-import { ApiError, type Api } from '../api-client.js';
+import { ApiError, createApi, type Api } from '../api-client.js';
 import { print, table, type OutputFormat } from '../output.js';
 
 const YAML_EXT = new Set(['.yaml', '.yml', '.json']);
@@ -203,7 +203,7 @@ export async function getCommand(
     return 0;
   }
   if (w === 'proxies' || w === 'proxy' || w === 'proxy-status') {
-    const r = await api.request<{ version?: number; items: ProxyStatus[] }>('GET', '/v1/proxies');
+    const r = await proxyStatuses(api);
     print(format, r, () =>
       table(
         ['proxy', 'role', 'acked', 'latest', 'status'],
@@ -243,6 +243,33 @@ export async function getCommand(
     ),
   );
   return 0;
+}
+
+/**
+ * Every replica's proxies: each replica knows only the proxies connected to it, so with
+ * `--control URL1,URL2` every one is asked and the lists are merged (a replica that does not
+ * answer is named on stderr; its proxies have moved to the others anyway).
+ */
+async function proxyStatuses(api: Api): Promise<{ version?: number; items: ProxyStatus[] }> {
+  const replicas = api.replicas && api.replicas.length > 1 ? api.replicas : undefined;
+  if (!replicas) return api.request('GET', '/v1/proxies');
+  const answers = await Promise.all(
+    replicas.map((base) =>
+      createApi(base)
+        .request<{ version?: number; items: ProxyStatus[] }>('GET', '/v1/proxies')
+        .catch((err: Error) => {
+          process.stderr.write(`weft: ${base}: ${err.message}\n`);
+          return undefined;
+        }),
+    ),
+  );
+  const ok = answers.filter((a) => a !== undefined);
+  if (ok.length === 0) throw new Error('no control-plane replica answered');
+  const versions = ok.map((a) => a.version).filter((v): v is number => v !== undefined);
+  return {
+    ...(versions.length > 0 ? { version: Math.max(...versions) } : {}),
+    items: ok.flatMap((a) => a.items).sort((a, b) => a.node.id.localeCompare(b.node.id)),
+  };
 }
 
 function hostsOf(i: ResourceItem): string {
