@@ -7,6 +7,7 @@
 //   node bench/metrics-record.mjs --runs 3 --requests 100000
 //
 // One process, no sockets; prints the median per-request time of each and their ratio.
+import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { createProxyMetrics } from '../packages/proxy/dist/telemetry/metrics.js';
 import { ISTIO_LABEL_NAMES } from '../packages/proxy/dist/telemetry/istio-labels.js';
