@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the compiled tests with Node's own runner. Node 20's `--test` has no glob support,
 // so this script lists the files: unit tests live beside the code (packages/*/dist/**),
-// integration tests in test/dist/. Usage: run-tests.mjs unit|integration|all [filter]
+// integration tests in test/dist/ and the chaos suite in test/dist/chaos/ (its own target, and
+// part of `all`). Usage: run-tests.mjs unit|integration|chaos|all [filter]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +24,10 @@ const files = [];
 if (which === 'unit' || which === 'all') {
   for (const pkg of readdirSync('packages')) walk(join('packages', pkg, 'dist'), files);
 }
-if (which === 'integration' || which === 'all') walk(join('test', 'dist'), files);
+const CHAOS = join('test', 'dist', 'chaos');
+if (which === 'integration' || which === 'all')
+  files.push(...walk(join('test', 'dist'), []).filter((f) => !f.startsWith(CHAOS)));
+if (which === 'chaos' || which === 'all') walk(CHAOS, files);
 const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
 if (chosen.length === 0) {
   console.error(

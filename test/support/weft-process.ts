@@ -4,6 +4,7 @@
 // collected and awaitable.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
@@ -34,7 +35,7 @@ export interface WeftProcess {
 export function startWeft(
   name: string,
   args: string[],
-  opts: { env?: Record<string, string> } = {},
+  opts: { env?: Record<string, string>; logFile?: string } = {},
 ): WeftProcess {
   const child = spawn(process.execPath, [WEFT, ...args], {
     env: { ...process.env, WEFT_LOG_LEVEL: 'info', ...opts.env },
@@ -54,6 +55,7 @@ export function startWeft(
     for (const w of [...waiters]) w();
   });
   createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (opts.logFile) appendFileSync(opts.logFile, `${line}\n`);
     stderr.push(line);
     if (stderr.length > 200) stderr.shift();
   });
