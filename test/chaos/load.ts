@@ -31,8 +31,11 @@ export interface LoadOptions {
 }
 
 export interface RunningLoad {
-  /** Stops sending; resolves with every sample once the last answer came. */
-  stop(): Promise<Sample[]>;
+  /**
+   * Stops sending; resolves with every sample once the last answer came, or at once with
+   * `abort` (requests still in flight are cut and left out: calibration only).
+   */
+  stop(opts?: { abort?: boolean }): Promise<Sample[]>;
   sent(): number;
 }
 
@@ -45,11 +48,14 @@ export function startLoad(o: LoadOptions): RunningLoad {
   let due = 0;
   let sent = 0;
   let posts = 0;
+  let aborting = false;
 
   const one = (method: 'GET' | 'POST'): Promise<void> =>
     new Promise((resolve) => {
       const startedAt = Date.now();
       const finish = (ok: boolean, error?: string) => {
+        // Cut by stop({abort}): not an answer from the mesh, so not a sample.
+        if (aborting) return resolve();
         samples.push({ method, startedAt, endedAt: Date.now(), ok, ...(error ? { error } : {}) });
         resolve();
       };
@@ -97,8 +103,12 @@ export function startLoad(o: LoadOptions): RunningLoad {
 
   return {
     sent: () => sent,
-    async stop() {
+    async stop(opts) {
       clearInterval(timer);
+      if (opts?.abort) {
+        aborting = true;
+        agent.destroy();
+      }
       while (pending.size > 0) await Promise.all([...pending]);
       agent.destroy();
       return samples;

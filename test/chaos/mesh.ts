@@ -40,10 +40,10 @@ spec:
     - name: order
       match: [{uri: {prefix: /order}}]
       route: [{destination: {host: order}}]
-      timeout: 10s
+      timeout: 15s
       retries:
         attempts: 3
-        perTryTimeout: 1500ms
+        perTryTimeout: 3s
         retryOn: 5xx,reset,connect-failure,refused-stream,gateway-error
     - match: [{uri: {prefix: /user}}]
       route: [{destination: {host: user}}]
@@ -56,12 +56,15 @@ metadata: {name: order}
 spec:
   host: order
   trafficPolicy:
+    # A fresh instance starts cold (its JIT, its pools): it gets a growing share over 10 s.
+    loadBalancer: {warmupDurationSecs: 10s}
     outlierDetection:
       consecutive5xxErrors: 3
       consecutiveGatewayErrors: 3
       interval: 1s
       baseEjectionTime: 10s
-      maxEjectionPercent: 50
+      # Never more than one of the three out at once.
+      maxEjectionPercent: 33
 `;
 
 /**
@@ -69,7 +72,7 @@ spec:
  * per-try timeout is the one that notices a hung instance (the route timeout bounds the whole
  * request with its retries).
  */
-export const PER_TRY_TIMEOUT_MS = 1_500;
+export const PER_TRY_TIMEOUT_MS = 3_000;
 export const OUTLIER_INTERVAL_MS = 1_000;
 
 export interface MeshInstance {
@@ -172,6 +175,10 @@ export class ChaosMesh {
           '5s',
           '--app-stop-grace',
           '5s',
+          // CHAOS_ACCESS_LOGS=1: one access-log file per instance beside the logs (debugging).
+          ...(process.env.CHAOS_ACCESS_LOGS === '1'
+            ? ['--access-log', join(this.logDir, `${id}.access.log`)]
+            : []),
           '--',
           process.execPath,
           join(SEED, 'service.mjs'),
