@@ -93,7 +93,19 @@ describe(
       await getJson(`${controlUrl}/v1/apply`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ files: [{ path: file, content: readFileSync(file, 'utf8') }] }),
+        body: JSON.stringify({
+          files: [
+            { path: file, content: readFileSync(file, 'utf8') },
+            // Round robin, so that sequential requests show both instances (the default,
+            // peak-EWMA, sends them to whichever it measures fastest).
+            {
+              path: 'user-dr.yaml',
+              content:
+                'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: user}\n' +
+                'spec: {host: user, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n',
+            },
+          ],
+        }),
       });
       const gw = startWeft('gateway', ['--control', controlUrl, 'gateway', '--port', '0']);
       procs.push(gw);
