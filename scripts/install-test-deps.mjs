@@ -16,6 +16,8 @@ const programs = [
   // promtool, which the same package ships (test/integration/prometheus*).
   { command: 'prometheus', pkg: 'prometheus' },
   { command: 'promtool', pkg: 'prometheus' },
+  // The dashboard's browser test drives it through playwright-core (test/browser).
+  { command: 'chromium', pkg: 'chromium' },
 ];
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;

@@ -3,6 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ApiError, createApi } from './api-client.js';
 import { applyCommand, deleteCommand, getCommand, GET_TARGETS } from './commands/config.js';
+import { dashboardCommand, dashboardDir } from './commands/dashboard.js';
 import { parseHeader, parseLabel } from './commands/explain.js';
 import { parseFormat } from './output.js';
 import { parseDurationMs } from '@weft/model';
@@ -231,7 +232,8 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'folder for the embedded store', '.weft')
     .option('--store <url>', STORE_HELP)
     .option('--etcd-prefix <prefix>', "where Weft's keys live in etcd", '/weft/')
-    .action(async (o: ControlFlags) => {
+    .option('--no-dashboard', 'serve no dashboard and read no proxy metrics for it')
+    .action(async (o: ControlFlags & { dashboard: boolean }) => {
       // Loaded on use: `weft get` should not pay for SQLite and the proxy at start-up.
       const { startControlPlane } = await import('@weft/control-plane');
       // Admission runs the proxies' own compile step, so accepted config is config every
@@ -244,6 +246,7 @@ export function buildProgram(): Command {
         storeUrl: o.store,
         etcdPrefix: o.etcdPrefix,
         admit: (s) => void checkSnapshot(s),
+        dashboard: o.dashboard === false ? false : { dir: dashboardDir() },
       });
       ready({ role: 'control', port: cp.port, url: cp.url });
       process.exitCode = await untilSignal(() => cp.close());
@@ -646,6 +649,14 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('dashboard')
+    .description('print the dashboard URL (served by the control plane) and open it in a browser')
+    .option('--no-open', 'only print the URL')
+    .action(async (o: { open: boolean }) => {
+      process.exitCode = await dashboardCommand(api(), o, (l) => process.stdout.write(`${l}\n`));
+    });
+
+  program
     .command('demo')
     .description("run the seed's mesh: control plane, gateway, user/order/stock with sidecars")
     .option('--port <port>', 'gateway port', port, 8080)
@@ -686,6 +697,7 @@ export function buildProgram(): Command {
       say(`  npx weft --control ${demo.controlUrl} top            # live golden metrics`);
       say(`  npx weft --control ${demo.controlUrl} tap order      # live requests to order`);
       say(`  npx weft --control ${demo.controlUrl} prometheus-config > prometheus.yml`);
+      say(`Dashboard: ${demo.controlUrl}/dashboard/`);
       say(`Logs and access logs: ${demo.dataDir}/logs   Stop with Ctrl-C.`);
       process.exitCode = await untilSignal(async () => {
         say('Stopping…');

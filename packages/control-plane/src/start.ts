@@ -8,6 +8,8 @@ import { dnsNamesOf } from './translate/service-entry.js';
 import type { ServiceEntryIn } from './translate/input.js';
 import { createApiServer, listenApi } from './api/server.js';
 import { ControlPlane } from './control-plane.js';
+import { DashboardCollector } from './dashboard/collector.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { SnapshotHub } from './distribute/hub.js';
 import { createLogger } from './log.js';
 import { createControlPlaneMetrics } from './metrics/metrics.js';
@@ -43,6 +45,11 @@ export interface ControlPlaneOptions {
   resolve?: Resolve;
   /** How often DNS ServiceEntry names are resolved again. Default 30 s. */
   dnsIntervalMs?: number;
+  /**
+   * The dashboard: false turns its collector and endpoints off; `dir` is the built web app
+   * (`weft control` passes packages/dashboard/dist); `intervalMs` how often proxies are read.
+   */
+  dashboard?: false | { dir?: string; intervalMs?: number };
 }
 
 export interface RunningControlPlane {
@@ -105,12 +112,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   });
   const snap = cp.snapshot();
   if (snap) hub.publish(snap);
+  const dashboard = opts.dashboard === false ? undefined : (opts.dashboard ?? {});
+  const collector =
+    dashboard === undefined
+      ? undefined
+      : new DashboardCollector({ cp, hub, intervalMs: dashboard.intervalMs });
+  collector?.start();
   const server = createApiServer({
     cp,
     hub,
     log,
     admit: opts.admit,
     metrics,
+    extraRoutes:
+      collector === undefined ? [] : dashboardRoutes({ cp, hub, collector, dir: dashboard?.dir }),
     replica: () => ({ replica, leader: leadership.leader() }),
   });
   const host = opts.host ?? '127.0.0.1';
@@ -124,6 +139,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     leadership,
     async close() {
       dns.close();
+      await collector?.stop();
       await leadership.close();
       cp.close();
       hub.close();

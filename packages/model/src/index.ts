@@ -6,3 +6,4 @@ export * from './violation.js';
 export * from './errors.js';
 export * from './resources/index.js';
 export * from './delta.js';
+export * from './dashboard.js';

@@ -32,9 +32,12 @@ export interface ApiOptions {
   replica?: () => { replica: string; leader: boolean };
   /** Served at /metrics; store errors behind API calls are counted in it. */
   metrics?: ControlPlaneMetrics | undefined;
+  /** More endpoints (the dashboard's), tried after the API's own. */
+  extraRoutes?: readonly ApiRoute[];
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
+export type ApiRoute = [method: string, path: RegExp, handler: Handler];
 
 export interface ApplyResult {
   revision: number;
@@ -52,7 +55,7 @@ export function createApiServer(opts: ApiOptions): Server {
   const { cp, hub, log, admit, metrics } = opts;
   const registry = new Registry(cp.store);
 
-  const routes: [string, RegExp, Handler][] = [
+  const routes: ApiRoute[] = [
     ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { ok: true })],
     [
       'GET',
@@ -198,6 +201,8 @@ export function createApiServer(opts: ApiOptions): Server {
         sendJson(res, 200, { version: cp.snapshot()?.version, items: hub.statuses() }),
     ],
   ];
+
+  routes.push(...(opts.extraRoutes ?? []));
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';

@@ -1,0 +1,173 @@
+/// <reference lib="dom" />
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core against the
+// seed demo under load. It checks what a person would look at (the graph's text alternative,
+// a service page, an instance going unhealthy) and saves screenshots under test-results/.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startDemo, type RunningDemo } from '@weft/cli';
+
+const CHROMIUM = process.env.WEFT_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(process.cwd(), 'test-results');
+const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+
+function get(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host: 'my-service' }, agent },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.setTimeout(5_000, () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+/** About `rps` requests a second over the seed's three paths until stopped, at most `maxMs`. */
+function startLoad(port: number, rps: number, maxMs: number): () => Promise<number> {
+  let stopped = false;
+  let sent = 0;
+  const paths = ['/order', '/user', '/stock'];
+  const done = (async () => {
+    const end = Date.now() + maxMs;
+    while (!stopped && Date.now() < end) {
+      const batch = paths.map((p) => get(port, p));
+      sent += batch.length;
+      await Promise.all([...batch, new Promise((r) => setTimeout(r, (1000 * paths.length) / rps))]);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await done;
+    return sent;
+  };
+}
+
+/** The text of the rows of a table picked by data-testid, as arrays of cell texts. */
+function rows(page: Page, testid: string): Promise<string[][]> {
+  return page.$$eval(`[data-testid="${testid}"] tbody tr`, (trs) =>
+    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')),
+  );
+}
+
+describe('dashboard in Chromium', { timeout: 240_000 }, () => {
+  let demo: RunningDemo;
+  let browser: Browser;
+  let page: Page;
+  let stopLoad: () => Promise<number>;
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    demo = await startDemo({ port: 0 });
+    stopLoad = startLoad(demo.gatewayPort, 30, 200_000);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // As root in a container Chromium needs --no-sandbox; the rest keep it off the network
+      // (this machine has none, and Chromium's own calls home would only fail slowly).
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  });
+
+  after(async () => {
+    const sent = await stopLoad?.();
+    await browser?.close();
+    agent.destroy();
+    await demo?.stop();
+    console.log(`dashboard test: ${sent ?? 0} requests sent through the gateway`);
+  });
+
+  it('shows gateway -> user, order, stock and order -> user, stock with traffic', async () => {
+    await page.goto(`${demo.controlUrl}/dashboard/`);
+    const want = [
+      ['ingressgateway (gateway)', 'user'],
+      ['ingressgateway (gateway)', 'order'],
+      ['ingressgateway (gateway)', 'stock'],
+      ['order', 'user'],
+      ['order', 'stock'],
+    ];
+    // The graph updates live: wait (no reload) until every expected edge carries requests.
+    await page.waitForFunction(
+      (expected) => {
+        const trs = [...document.querySelectorAll('[data-testid="edges"] tbody tr')];
+        const seen = trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+        return expected.every(([from, to]) =>
+          seen.some((r) => r[0] === from && r[1] === to && Number(r[2]) > 0),
+        );
+      },
+      want,
+      { timeout: 60_000, polling: 500 },
+    );
+    const edges = await rows(page, 'edges');
+    for (const [from, to] of want) {
+      const row = edges.find((r) => r[0] === from && r[1] === to);
+      assert.ok(row, `edge ${from} -> ${to} in ${JSON.stringify(edges)}`);
+      assert.ok(Number(row[2]) > 0, `edge ${from} -> ${to} has a rate: ${row.join(' | ')}`);
+      assert.match(row[3]!, /%$/, 'success rate shown');
+    }
+    // The canvas draws the same nodes the table lists.
+    const drawn = await page.evaluate(() => document.querySelector('.graph canvas') !== null);
+    assert.ok(drawn, 'cytoscape drew the graph');
+    await page.screenshot({ path: join(SHOTS, 'dashboard-topology.png') });
+  });
+
+  it('opens a service page with its instances, callers and config', async () => {
+    await page.getByRole('link', { name: 'order', exact: true }).first().click();
+    await page.waitForSelector('[data-testid="instances"] tbody tr');
+    const instances = await rows(page, 'instances');
+    assert.deepEqual(
+      instances.map((r) => r[0]).sort(),
+      ['order-1', 'order-2'],
+      JSON.stringify(instances),
+    );
+    await page.waitForSelector('[data-testid="outbound"] tbody tr');
+    const outbound = (await rows(page, 'outbound')).map((r) => r[0]).sort();
+    assert.deepEqual(outbound, ['stock', 'user']);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-service.png'), fullPage: true });
+  });
+
+  it('marks an instance unhealthy when its app dies', async () => {
+    const app = demo.child('user-1');
+    assert.ok(app, 'the demo runs user-1');
+    app.child.kill('SIGKILL');
+    await page.goto(`${demo.controlUrl}/dashboard/#/service/default/user`);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[data-testid="instances"] tbody tr')].some(
+          (tr) => tr.textContent?.includes('user-1') && tr.textContent.includes('unhealthy'),
+        ),
+      undefined,
+      { timeout: 30_000, polling: 500 },
+    );
+    const user1 = (await rows(page, 'instances')).find((r) => r[0] === 'user-1');
+    assert.equal(user1?.[3], 'unhealthy');
+    await page.screenshot({ path: join(SHOTS, 'dashboard-unhealthy.png'), fullPage: true });
+  });
+
+  it('lists every proxy with the version it ACKed', async () => {
+    await page.goto(`${demo.controlUrl}/dashboard/#/config`);
+    await page.waitForSelector('[data-testid="proxies"] tbody tr');
+    const proxies = await rows(page, 'proxies');
+    assert.ok(proxies.length >= 7, `gateway and six sidecars: ${JSON.stringify(proxies)}`);
+    assert.ok(
+      proxies.every((r) => r[4] !== '–'),
+      'every proxy ACKed a version',
+    );
+  });
+});
