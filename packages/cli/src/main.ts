@@ -122,6 +122,45 @@ function telemetryOptions(cmd: Command): Command {
     );
 }
 
+interface HardeningFlags {
+  numTrustedProxies?: number;
+  maxRequestBody?: number;
+  headersTimeout?: number;
+}
+
+/** Input hardening and client-address trust for a proxy's listeners (docs/security.md). */
+function hardeningOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--num-trusted-proxies <n>',
+      "X-Forwarded-For hops to trust for the client address (Istio's numTrustedProxies)",
+      wholeNumber,
+    )
+    .option(
+      '--max-request-body <bytes>',
+      'largest request body accepted; 413 above (0 = no limit; default 64 MiB)',
+      wholeNumber,
+    )
+    .option(
+      '--headers-timeout <duration>',
+      "a request's headers must arrive within this, or 408 (default 10s)",
+      duration,
+    );
+}
+
+type ProxyFlags = TelemetryFlags & HardeningFlags;
+
+function hardeningFrom(o: HardeningFlags) {
+  const limits = {
+    ...(o.maxRequestBody !== undefined ? { maxBodyBytes: o.maxRequestBody } : {}),
+    ...(o.headersTimeout !== undefined ? { headersTimeoutMs: o.headersTimeout } : {}),
+  };
+  return {
+    ...(o.numTrustedProxies !== undefined ? { numTrustedProxies: o.numTrustedProxies } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+}
+
 function telemetryFrom(o: TelemetryFlags) {
   return {
     adminPort: o.adminPort,
@@ -154,7 +193,7 @@ interface ControlFlags {
   etcdPrefix: string;
 }
 
-interface SidecarFlags extends TelemetryFlags {
+interface SidecarFlags extends TelemetryFlags, HardeningFlags {
   service: string;
   appPort?: number;
   appHost: string;
@@ -252,7 +291,7 @@ export function buildProgram(): Command {
       process.exitCode = await untilSignal(() => cp.close());
     });
 
-  telemetryOptions(program.command('gateway'))
+  hardeningOptions(telemetryOptions(program.command('gateway')))
     .description('run a gateway proxy that serves the Gateways its labels select')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', port, 8080)
@@ -274,7 +313,7 @@ export function buildProgram(): Command {
     .option('--trace-sampling <percent>', SAMPLING_HELP, samplingPercent)
     .action(
       async (
-        o: TelemetryFlags & {
+        o: ProxyFlags & {
           otlpEndpoint?: string;
           traceSampling?: number;
           host: string;
@@ -297,6 +336,7 @@ export function buildProgram(): Command {
           labels: Object.keys(o.label).length > 0 ? o.label : { istio: 'ingressgateway' },
           ...(o.id ? { id: o.id } : {}),
           ...tracingFlags(o),
+          ...hardeningFrom(o),
         });
         await gw.ready;
         ready({
@@ -310,7 +350,7 @@ export function buildProgram(): Command {
       },
     );
 
-  telemetryOptions(program.command('sidecar'))
+  hardeningOptions(telemetryOptions(program.command('sidecar')))
     .description(
       'run the sidecar proxy beside one app instance; with `-- CMD ARGS`, start the app as its child',
     )
@@ -400,6 +440,7 @@ export function buildProgram(): Command {
         ...(command.length > 0 ? { appCommand: command } : {}),
         ...(o.id ? { id: o.id } : {}),
         ...tracingFlags(o),
+        ...hardeningFrom(o),
       });
       await sc.ready;
       ready({
