@@ -59,6 +59,8 @@ export interface InstanceDetail {
   port: number;
   labels: Record<string, string>;
   healthy: boolean;
+  /** Outlier detection in some caller's proxy has taken it out of rotation right now. */
+  ejected: boolean;
   inbound: GoldenSignals;
 }
 

@@ -5,7 +5,7 @@
 // number of proxies, not with traffic.
 
 import type { GoldenSignals, HistoryPoint, MeshGraph, ProxyNode, ServiceDetail } from '@weft/model';
-import type { ControlPlane } from '../control-plane.js';
+import type { CachedResource, ControlPlane } from '../control-plane.js';
 import type { SnapshotHub } from '../distribute/hub.js';
 import { configRefsFor } from './config-refs.js';
 import { buildGraph } from './graph.js';
@@ -46,6 +46,18 @@ async function fetchJsonWithTimeout(url: string): Promise<unknown> {
   const res = await fetch(url, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   return res.json();
+}
+
+/** The hosts ServiceEntries declare: external nodes, shown before any traffic reaches them. */
+function externalHosts(resources: readonly CachedResource[]): string[] {
+  const hosts = new Set<string>();
+  for (const { resource } of resources) {
+    if (resource.kind !== 'ServiceEntry') continue;
+    const spec = resource.spec as { hosts?: unknown };
+    for (const h of Array.isArray(spec.hosts) ? spec.hosts : [])
+      if (typeof h === 'string' && !h.includes('*')) hosts.add(h);
+  }
+  return [...hosts];
 }
 
 export class DashboardCollector {
@@ -108,6 +120,9 @@ export class DashboardCollector {
     const id = `service:${namespace}/${name}`;
     const node = this.graph.nodes.find((n) => n.id === id);
     if (node === undefined) return undefined;
+    const ejected = new Set<string>();
+    for (const r of this.rounds.at(-1)?.readings.values() ?? [])
+      for (const e of r.ejected) ejected.add(e);
     const instances = this.opts.cp
       .instanceList()
       .filter((i) => i.service === name && i.namespace === namespace)
@@ -118,6 +133,7 @@ export class DashboardCollector {
         port: i.port,
         labels: i.labels,
         healthy: i.healthy,
+        ejected: ejected.has(`${i.address}:${i.port}`),
         inbound: this.instanceSignals.get(i.id) ?? signalsOf(undefined),
       }));
     return {
@@ -171,6 +187,7 @@ export class DashboardCollector {
     );
     return buildGraph({
       instances: this.opts.cp.instanceList(),
+      externalHosts: externalHosts(this.opts.cp.resources()),
       proxies: nodes ?? [],
       traffic,
       version: this.opts.cp.snapshot()?.version ?? null,

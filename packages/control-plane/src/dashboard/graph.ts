@@ -15,6 +15,8 @@ import { gatewayNodeId, signalsOf, type Traffic } from './traffic.js';
 
 export interface GraphInput {
   instances: readonly Instance[];
+  /** Hosts of ServiceEntries (external services), nodes even before traffic reaches them. */
+  externalHosts?: readonly string[];
   proxies: readonly ProxyNode[];
   traffic: Traffic | undefined;
   version: number | null;
@@ -73,6 +75,10 @@ export function buildGraph(input: GraphInput): MeshGraph {
       versions.set(id, set);
     }
     nodes.set(id, node);
+  }
+  for (const host of input.externalHosts ?? []) {
+    const id = `external:${host}`;
+    if (!nodes.has(id)) nodes.set(id, nodeFromId(id));
   }
   for (const p of input.proxies) {
     if (p.role !== 'gateway') continue;

@@ -134,6 +134,38 @@ describe('dashboard traffic', () => {
     assert.equal(trafficBetween(new Map(), after).instances.size, 0);
   });
 
+  it('reads which endpoints a proxy has ejected', () => {
+    const r = flattenReading({
+      node: gateway,
+      atMs: 0,
+      metrics: [
+        {
+          name: 'weft_outlier_endpoint_ejected',
+          values: [
+            { value: 1, labels: { cluster: 'outbound|||user', endpoint: '127.0.0.1:9001' } },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual([...r.ejected], ['127.0.0.1:9001']);
+  });
+
+  it('shows ServiceEntry hosts as external nodes before any traffic', () => {
+    const g = buildGraph({
+      instances: [],
+      externalHosts: ['api.example.com'],
+      proxies: [],
+      traffic: undefined,
+      version: null,
+      generatedAt: '2026-12-03T00:00:00.000Z',
+      unreachable: [],
+    });
+    assert.deepEqual(
+      g.nodes.map((n) => [n.id, n.kind, n.name, n.health]),
+      [['external:api.example.com', 'external', 'api.example.com', 'idle']],
+    );
+  });
+
   it('interpolates quantiles inside a bucket and says null for no traffic', () => {
     const buckets = new Map([
       [10, 50],

@@ -19,7 +19,11 @@ export interface ProxyReading {
 }
 
 /** The metric names the collector asks each proxy for. */
-export const TRAFFIC_METRICS = ['istio_requests_total', 'istio_request_duration_milliseconds'];
+export const TRAFFIC_METRICS = [
+  'istio_requests_total',
+  'istio_request_duration_milliseconds',
+  'weft_outlier_endpoint_ejected',
+];
 
 interface Tally {
   requests: number;
@@ -35,6 +39,8 @@ export interface Reading {
   node: ProxyNode;
   atMs: number;
   tallies: Flattened;
+  /** `address:port` of the endpoints this proxy has ejected right now. */
+  ejected: Set<string>;
 }
 
 const SEP = '\u0000';
@@ -83,8 +89,11 @@ function tallyFor(into: Flattened, key: string): Tally {
 /** Sums a proxy's series over the labels the graph does not use (code, flags, versions). */
 export function flattenReading(reading: ProxyReading): Reading {
   const tallies: Flattened = new Map();
+  const ejected = new Set<string>();
   for (const m of reading.metrics) {
-    if (m.name === 'istio_requests_total') {
+    if (m.name === 'weft_outlier_endpoint_ejected') {
+      for (const v of m.values) if (v.value > 0) ejected.add(label(v.labels, 'endpoint'));
+    } else if (m.name === 'istio_requests_total') {
       for (const v of m.values) {
         const t = tallyFor(tallies, keyOf(v.labels));
         t.requests += v.value;
@@ -101,7 +110,7 @@ export function flattenReading(reading: ProxyReading): Reading {
       }
     }
   }
-  return { node: reading.node, atMs: reading.atMs, tallies };
+  return { node: reading.node, atMs: reading.atMs, tallies, ejected };
 }
 
 /** The quantile q of a cumulative histogram, interpolating inside a bucket as Prometheus does. */

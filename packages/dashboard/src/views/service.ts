@@ -132,7 +132,18 @@ export function createServiceView(namespace: string, name: string): ServiceView 
               Object.entries(i.labels)
                 .map(([k, v]) => `${k}=${v}`)
                 .join(', ') || '–',
-              healthBadge(i.healthy ? 'healthy' : 'unhealthy'),
+              !i.healthy
+                ? healthBadge('unhealthy')
+                : i.ejected
+                  ? h(
+                      'span',
+                      {
+                        class: 'badge degraded',
+                        title: 'taken out of rotation by outlier detection',
+                      },
+                      'ejected',
+                    )
+                  : healthBadge('healthy'),
               rps(i.inbound),
               pct(i.inbound.successRate),
               ms(i.inbound.p99Ms),

@@ -259,6 +259,23 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
       }
     },
   });
+  // One series per ejected endpoint (value 1), so the dashboard can mark the instance; the
+  // endpoints come from configuration, so the label set stays bounded.
+  new Gauge({
+    name: 'weft_outlier_endpoint_ejected',
+    help: 'Endpoints ejected right now: 1 per cluster and endpoint (address:port) while ejected.',
+    labelNames: ['cluster', 'endpoint'],
+    registers,
+    collect() {
+      this.reset();
+      const table = opts.table();
+      if (table === undefined) return;
+      const t = now();
+      for (const c of table.clusters.values())
+        for (const ep of c.endpoints)
+          if (ep.outlier.ejectedUntil > t) this.set({ cluster: c.name, endpoint: ep.key }, 1);
+    },
+  });
   new Gauge({
     name: 'weft_upstream_connections',
     help: 'Upstream connections in the keep-alive pools, by state (active: carrying a request).',
