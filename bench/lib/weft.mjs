@@ -41,7 +41,17 @@ class WeftSetupError extends Error {}
  * Starts control plane + gateway routing everything to the backend on `backendPort`.
  * Throws a WeftSetupError whose message says which step failed and what Weft answered.
  */
-export async function startWeft({ tmp, backendPort, proxyCpu, loadCpu, proxyNodeArgs = [] }) {
+export async function startWeft({
+  tmp,
+  backendPort,
+  proxyCpu,
+  loadCpu,
+  proxyNodeArgs = [],
+  // Extra `weft gateway` flags (telemetry-cost: access log, tracing).
+  gatewayArgs = [],
+  // Run this script (argv: CONTROL_URL ID) instead of `weft gateway` (telemetry-cost: no telemetry).
+  gatewayScript,
+}) {
   if (!existsSync(join(ROOT, 'packages/cli/dist/main.js'))) {
     throw new WeftSetupError(
       'packages/cli/dist/main.js is missing: `npm run build` did not produce the CLI',
@@ -81,19 +91,22 @@ export async function startWeft({ tmp, backendPort, proxyCpu, loadCpu, proxyNode
     const gw = start(
       'weft-gateway',
       process.execPath,
-      [
-        ...proxyNodeArgs,
-        WEFT,
-        '--control',
-        url,
-        'gateway',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--id',
-        'bench-gw',
-      ],
+      gatewayScript !== undefined
+        ? [...proxyNodeArgs, gatewayScript, url, 'bench-gw']
+        : [
+            ...proxyNodeArgs,
+            WEFT,
+            '--control',
+            url,
+            'gateway',
+            '--host',
+            '127.0.0.1',
+            '--port',
+            '0',
+            '--id',
+            'bench-gw',
+            ...gatewayArgs,
+          ],
       { cpu: proxyCpu, env },
     );
     procs.push(gw);

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The Weft gateway's data plane with no telemetry at all: the same snapshot stream, compile,
+// request handler and listener as `weft gateway`, but no admin listener, no metrics registry,
+// no access log and no tracer, so nobody subscribes to the proxy's diagnostics channels. The
+// "telemetry off" reference of bench/telemetry-cost.mjs (the CLI always serves metrics).
+//
+//   node bench/lib/weft-bare-gateway.mjs CONTROL_URL [ID]
+
+import { connectSnapshotStream, createDataPlane, listen } from '@weft/proxy';
+
+const control = process.argv[2];
+const id = process.argv[3] ?? 'bench-gw-bare';
+const node = { id, role: 'gateway', namespace: 'default', labels: { istio: 'ingressgateway' } };
+const log = (level, msg, fields) => {
+  if (level !== 'info') process.stderr.write(`${JSON.stringify({ level, msg, ...fields })}\n`);
+};
+const dp = createDataPlane({ node, log });
+const listener = await listen(dp.gatewayHandler(), { host: '127.0.0.1', port: 0, proxyId: id });
+const stream = connectSnapshotStream({
+  control,
+  node,
+  apply: (s) => dp.apply(s),
+  version: () => dp.version(),
+  log,
+});
+await stream.ready;
+process.stdout.write(
+  `${JSON.stringify({ event: 'ready', role: 'gateway', id, port: listener.port })}\n`,
+);
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    stream.close();
+    void listener.close().then(() => dp.close().then(() => process.exit(0)));
+  });
