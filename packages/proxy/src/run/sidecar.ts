@@ -8,7 +8,7 @@
 
 import { createServer } from 'node:net';
 import type { InstanceRegistration, ProxyNode } from '@weft/model';
-import { connectSnapshotStream } from '../client/stream.js';
+import { connectSnapshotStream, parseControlUrls } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
 import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
 import { createInboundHandler } from '../server/inbound.js';
@@ -237,12 +237,18 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
   const shutdown = async () => {
     health.stop();
     const revision = await registration.deregister();
+    // Each replica knows only the proxies connected to it: with several, wait on every one
+    // (the revision is etcd's, the same on all of them).
     if (revision !== undefined)
-      await waitForPeers(
-        api,
-        revision,
-        opts.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
-        log,
+      await Promise.all(
+        parseControlUrls(opts.control).map((url) =>
+          waitForPeers(
+            createControlApi(url),
+            revision,
+            opts.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
+            log,
+          ),
+        ),
       );
     const cut = await inboundHandler.drain(
       inbound,
