@@ -12,6 +12,7 @@ import type {
   AuthorizationPolicyIn,
   Meta,
   ServiceEntryIn,
+  PeerAuthenticationIn,
   TranslateInput,
   VirtualServiceIn,
 } from './translate/input.js';
@@ -62,6 +63,8 @@ export class ControlPlane {
   private changedAt: number | undefined;
   /** Told about every failed store call (metrics count them); `operation` is a fixed name. */
   onStoreError: (operation: 'watch' | 'list') => void = () => undefined;
+  /** The mesh CA's trust domain, once the CA is open (start.ts sets it). */
+  trustDomain: string | undefined;
 
   constructor(
     readonly store: Store,
@@ -213,6 +216,8 @@ export class ControlPlane {
       instances: [...this.instances.values()],
       serviceEntries: of<ServiceEntryIn>('ServiceEntry'),
       dnsAddresses: Object.fromEntries([...this.dns.values()].map((d) => [d.name, d.addresses])),
+      peerAuthentications: of<PeerAuthenticationIn>('PeerAuthentication'),
+      ...(this.trustDomain !== undefined ? { trustDomain: this.trustDomain } : {}),
     };
   }
 }

@@ -15,3 +15,6 @@ export function configKey(kind: string, namespace: string, name: string): string
 export function instanceKey(id: string): string {
   return `${INSTANCE_PREFIX}${id}`;
 }
+
+/** The CA root and the API tokens; translate never reads these. */
+export const SECURITY_PREFIX = '/weft/security/';

@@ -7,6 +7,7 @@ import { startDnsResolution, type Resolve } from './dns/resolver.js';
 import { dnsNamesOf } from './translate/service-entry.js';
 import type { ServiceEntryIn } from './translate/input.js';
 import { createApiServer, listenApi } from './api/server.js';
+import { MeshCa, type RootFiles } from './ca/mesh-ca.js';
 import { ControlPlane } from './control-plane.js';
 import { DashboardCollector } from './dashboard/collector.js';
 import { dashboardRoutes } from './dashboard/routes.js';
@@ -50,6 +51,12 @@ export interface ControlPlaneOptions {
    * (`weft control` passes packages/dashboard/dist); `intervalMs` how often proxies are read.
    */
   dashboard?: false | { dir?: string; intervalMs?: number };
+  /** The mesh CA's trust domain (default cluster.local). */
+  trustDomain?: string;
+  /** Use this root (PEM files) instead of the one kept in the store. */
+  caRoot?: RootFiles;
+  /** Workload certificate lifetime (default 24 h; tests shorten it to watch rotation). */
+  workloadCertLifetimeMs?: number;
 }
 
 export interface RunningControlPlane {
@@ -59,6 +66,8 @@ export interface RunningControlPlane {
   replica: string;
   /** Whether this replica runs the once-per-mesh work (always, on the embedded store). */
   leadership: Leadership;
+  /** PEM of the mesh root: what proxies and clients trust. */
+  caRoot: string;
   close(): Promise<void>;
 }
 
@@ -73,6 +82,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       log,
     });
   }
+  const ca = await MeshCa.open(store, {
+    trustDomain: opts.trustDomain,
+    rootFiles: opts.caRoot,
+    workloadLifetimeMs: opts.workloadCertLifetimeMs,
+  });
   const replica = opts.replica ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const cp = new ControlPlane(store, log);
   // The hub reports to its metrics, which read it back only when scraped (after both exist).
@@ -82,6 +96,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     instances: () => cp.instanceList(),
   });
   cp.onStoreError = (op) => metrics.storeError(op);
+  cp.trustDomain = ca.trustDomain;
   const hub = new SnapshotHub(log, { replica, observer: metrics });
   const leadership = isElectable(store)
     ? store.elect('control-plane', replica, opts.electionTtlSeconds ?? 5)
@@ -126,6 +141,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     metrics,
     extraRoutes:
       collector === undefined ? [] : dashboardRoutes({ cp, hub, collector, dir: dashboard?.dir }),
+    ca,
     replica: () => ({ replica, leader: leadership.leader() }),
   });
   const host = opts.host ?? '127.0.0.1';
@@ -137,6 +153,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     cp,
     replica,
     leadership,
+    caRoot: ca.rootPem,
     async close() {
       dns.close();
       await collector?.stop();

@@ -70,4 +70,21 @@ describe('snapshot deltas', () => {
     assert.equal(applyDelta(base, d).version, 14);
     assert.throws(() => applyDelta({ ...base, version: 9 }, d), /cannot apply to 9/);
   });
+
+  it('carries PeerAuthentications when they change, and their removal', () => {
+    const security = {
+      peerAuthentications: [
+        { namespace: 'istio-system', name: 'default', mode: 'STRICT' as const },
+      ],
+    };
+    const strict = { ...snap(11, base.clusters, base.mesh.virtualHosts), security };
+    const on = diffSnapshots(base, strict);
+    assert.deepEqual(on.security, security);
+    assert.deepEqual(applyDelta(base, on), strict);
+    assert.equal(diffSnapshots(strict, { ...strict, version: 12 }).security, undefined);
+    const off = diffSnapshots(strict, snap(13, base.clusters, base.mesh.virtualHosts));
+    assert.equal(off.security, null);
+    assert.equal(isEmptyDelta(off), false);
+    assert.equal(applyDelta(strict, off).security, undefined);
+  });
 });

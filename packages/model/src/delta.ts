@@ -15,6 +15,7 @@ export function diffSnapshots(base: Snapshot, next: Snapshot): SnapshotDelta {
     meshVirtualHosts: diffNamed<VirtualHost>(base.mesh.virtualHosts, next.mesh.virtualHosts),
   };
   if (!sameJson(base.gateways, next.gateways)) delta.gateways = next.gateways;
+  if (!sameJson(base.security, next.security)) delta.security = next.security ?? null;
   return delta;
 }
 
@@ -22,11 +23,13 @@ export function diffSnapshots(base: Snapshot, next: Snapshot): SnapshotDelta {
 export function applyDelta(base: Snapshot, delta: SnapshotDelta): Snapshot {
   if (base.version !== delta.baseVersion)
     throw new Error(`delta from version ${delta.baseVersion} cannot apply to ${base.version}`);
+  const security = delta.security === undefined ? base.security : (delta.security ?? undefined);
   return {
     version: delta.version,
     gateways: delta.gateways ?? base.gateways,
     mesh: { virtualHosts: applyNamed(base.mesh.virtualHosts, delta.meshVirtualHosts) },
     clusters: applyNamed(base.clusters, delta.clusters),
+    ...(security !== undefined ? { security } : {}),
   };
 }
 
@@ -34,6 +37,7 @@ export function applyDelta(base: Snapshot, delta: SnapshotDelta): Snapshot {
 export function isEmptyDelta(d: SnapshotDelta): boolean {
   return (
     d.gateways === undefined &&
+    d.security === undefined &&
     [d.clusters, d.meshVirtualHosts].every(
       (c) => c.upsert.length === 0 && c.remove.length === 0 && c.order === undefined,
     )

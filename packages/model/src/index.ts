@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './resources/index.js';
 export * from './delta.js';
 export * from './dashboard.js';
+export * from './spiffe.js';

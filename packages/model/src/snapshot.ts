@@ -4,6 +4,8 @@
 // and diffed. Everything here is already resolved: short host names are FQDNs, weights are
 // normalised, subsets are turned into cluster names, defaults are filled in.
 
+import type { PeerPolicy } from './resources/peer-authentication/effective.js';
+
 /** Istio's StringMatch: exactly one of the three. */
 export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
 
@@ -180,6 +182,11 @@ export interface Endpoint {
   healthy: boolean;
   /** Relative endpoint weight for weighted load balancing, default 1. */
   weight: number;
+  /**
+   * Present when clients must call this endpoint over mutual TLS (auto-mTLS or a
+   * DestinationRule's ISTIO_MUTUAL): the SPIFFE ID its certificate must carry.
+   */
+  tlsIdentity?: string;
 }
 
 export interface Cluster {
@@ -269,6 +276,8 @@ export interface Snapshot {
    * workloads each one's scope selects. Absent when there are none.
    */
   authorization?: AuthorizationPolicyConfig[];
+  /** PeerAuthentications, oldest first; absent when there are none (every sidecar PERMISSIVE). */
+  security?: { peerAuthentications: PeerPolicy[] };
 }
 
 /** Where an AuthorizationPolicy applies, resolved by translate from namespace/selector/targetRefs. */

@@ -58,6 +58,8 @@ export interface SnapshotDelta {
   clusters: NamedChanges<Cluster>;
   meshVirtualHosts: NamedChanges<VirtualHost>;
   gateways?: GatewayConfig[];
+  /** The snapshot's `security` when it changed; null when it went away. */
+  security?: Snapshot['security'] | null;
 }
 
 export type ControlMessage =

@@ -23,6 +23,8 @@ import { tableSwappedChannel } from './telemetry/channels.js';
 import type { LogFn } from './telemetry/log.js';
 import type { Tracer } from './telemetry/tracing/tracer.js';
 import type { RetryBudgetConfig } from './retry-budget/index.js';
+import { MeshAgent } from './tls/mesh-agent.js';
+import type { WorkloadCertificateSource } from './tls/workload-certificate.js';
 import { createAgentPool, type AgentPool, type AgentPoolOptions } from './upstream/agent-pool.js';
 
 export interface DataPlaneOptions {
@@ -48,6 +50,8 @@ export interface DataPlaneOptions {
   tracer?: Tracer | undefined;
   /** Gateway: X-Forwarded-For hops to trust (Istio's numTrustedProxies). */
   numTrustedProxies?: number;
+  /** This proxy's workload certificate: with it, endpoints with a tlsIdentity get mutual TLS. */
+  certificate?: WorkloadCertificateSource | undefined;
 }
 
 export interface DataPlane {
@@ -75,6 +79,11 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const load = createEndpointLoadTracker();
   const clusterStates = createClusterStates(opts.retryBudget);
   const agents = createAgentPool(opts.agents);
+  const cert = opts.certificate;
+  const meshAgents =
+    cert === undefined
+      ? undefined
+      : createAgentPool({ ...opts.agents, createAgent: (o) => new MeshAgent(o, cert) });
   let current: RouteTable | undefined;
   let gateway: ProxyRequestHandler | undefined;
   let outbound: ProxyRequestHandler | undefined;
@@ -83,6 +92,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     proxyId: opts.node.id,
     now,
     agents,
+    meshAgents,
     ...(opts.random !== undefined ? { random: opts.random } : {}),
     ...(opts.log !== undefined ? { log: opts.log } : {}),
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
@@ -98,6 +108,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     const keys = current?.endpointKeys ?? new Set<string>();
     const t = now();
     agents.retain(keys, t);
+    meshAgents?.retain(keys, t);
     health.retain(keys, t);
     load.retain(keys);
     clusterStates.retain(new Set(current?.clusters.keys() ?? []));
@@ -158,6 +169,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     close() {
       clearInterval(timer);
       agents.destroy();
+      meshAgents?.destroy();
       return Promise.resolve();
     },
   };

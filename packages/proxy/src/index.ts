@@ -35,3 +35,6 @@ export {
   type CompiledAuthz,
 } from './filters/authz/index.js';
 export { DEFAULT_LIMITS, type ListenerLimits } from './server/limits.js';
+export { peerIdentity, isMutualTls } from './tls/peer-identity.js';
+export type { ControlCredentials } from './tls/control-client.js';
+export type { WorkloadCertificateSource, WorkloadCertificate } from './tls/workload-certificate.js';

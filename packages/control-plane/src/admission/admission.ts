@@ -63,6 +63,8 @@ export function prospectiveInput(
     instances: base.instances,
     serviceEntries: merge(base.serviceEntries ?? [], 'ServiceEntry'),
     ...(base.dnsAddresses ? { dnsAddresses: base.dnsAddresses } : {}),
+    peerAuthentications: merge(base.peerAuthentications ?? [], 'PeerAuthentication'),
+    ...(base.trustDomain !== undefined ? { trustDomain: base.trustDomain } : {}),
   };
 }
 

@@ -1,7 +1,13 @@
 // The names a person may type for a kind (`vs`, `virtualservices`, `VirtualService`) map to
 // the canonical kind, as kubectl's short names do.
 
-export const KINDS = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry'] as const;
+export const KINDS = [
+  'VirtualService',
+  'DestinationRule',
+  'Gateway',
+  'ServiceEntry',
+  'PeerAuthentication',
+] as const;
 export type KindName = (typeof KINDS)[number];
 
 const ALIASES: Record<string, KindName> = {};
@@ -10,6 +16,7 @@ for (const [kind, short] of [
   ['DestinationRule', 'dr'],
   ['Gateway', 'gw'],
   ['ServiceEntry', 'se'],
+  ['PeerAuthentication', 'pa'],
 ] as const) {
   const lower = kind.toLowerCase();
   ALIASES[lower] = kind;

@@ -17,6 +17,8 @@ import { loadSources } from '../sources/yaml.js';
 import { translate } from '../translate/translate.js';
 import { StoreError, type TxnOp } from '../store/types.js';
 import { HttpError, readJson, sendError, sendJson } from './http.js';
+import { CaError, type MeshCa } from '../ca/mesh-ca.js';
+import { issueCertificate, type CertificateRequest } from '../ca/issue-api.js';
 import { canonicalKind, KINDS } from './kinds.js';
 
 const MAX_APPLY_BYTES = 8 << 20;
@@ -34,6 +36,8 @@ export interface ApiOptions {
   metrics?: ControlPlaneMetrics | undefined;
   /** More endpoints (the dashboard's), tried after the API's own. */
   extraRoutes?: readonly ApiRoute[];
+  /** The mesh CA: POST /v1/certificates signs workload CSRs with it. */
+  ca?: MeshCa | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
@@ -52,7 +56,7 @@ export interface ApplyResult {
 }
 
 export function createApiServer(opts: ApiOptions): Server {
-  const { cp, hub, log, admit, metrics } = opts;
+  const { cp, hub, log, admit, metrics, ca } = opts;
   const registry = new Registry(cp.store);
 
   const routes: ApiRoute[] = [
@@ -188,6 +192,15 @@ export function createApiServer(opts: ApiOptions): Server {
         sendJson(res, 200, { deregistered: id, revision });
       },
     ],
+    [
+      'POST',
+      /^\/v1\/certificates$/,
+      async (req, res) => {
+        if (!ca) throw new HttpError(404, 'WEFT_ERR_NOT_FOUND', 'this control plane runs no CA');
+        const body = (await readJson(req, MAX_SMALL_BYTES)) as CertificateRequest;
+        sendJson(res, 201, await issueCertificate(ca, body));
+      },
+    ],
     ['GET', /^\/v1\/services$/, async (_q, res) => sendJson(res, 200, { items: services(cp) })],
     [
       'GET',
@@ -298,6 +311,8 @@ export async function listenApi(server: Server, host: string, port: number): Pro
 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof CaError)
+    return new HttpError(err.code === 'WEFT_ERR_CSR_IDENTITY' ? 403 : 400, err.code, err.message);
   if (err instanceof RegistryError)
     return new HttpError(
       err.code === 'WEFT_ERR_INSTANCE_NOT_FOUND' ? 404 : 400,

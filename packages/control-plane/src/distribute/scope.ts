@@ -39,7 +39,14 @@ export function scopeSnapshot(snapshot: Snapshot, scope: Scope): Snapshot {
     for (const r of vh.routes) for (const c of clustersOf(r)) wanted.add(c);
   const clusters = snapshot.clusters.filter((c) => wanted.has(c.name) || hosts.has(c.service));
   // A sidecar serves no Gateway: the gateways are left out of every scoped view.
-  return { version: snapshot.version, gateways: [], mesh: { virtualHosts }, clusters };
+  return {
+    version: snapshot.version,
+    gateways: [],
+    mesh: { virtualHosts },
+    clusters,
+    // Every sidecar needs the PeerAuthentications to pick its own inbound mode.
+    ...(snapshot.security !== undefined ? { security: snapshot.security } : {}),
+  };
 }
 
 function clustersOf(r: Route): string[] {

@@ -203,9 +203,9 @@ metadata: {name: reviews}
 spec: {ports: [{port: 9080}]}
 ---
 apiVersion: security.istio.io/v1
-kind: PeerAuthentication
+kind: RequestAuthentication
 metadata: {name: default, namespace: foo}
-spec: {mtls: {mode: STRICT}}
+spec: {}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualSrvice
@@ -218,8 +218,8 @@ spec: {}
       violations.map((v) => `${at(v)} ${v.severity} ${v.resource}: ${v.message}`),
       [
         'mix.yaml:2:1 warning Service default/reviews: kind Service (v1) is not a Weft resource; skipped',
-        'mix.yaml:7:1 warning PeerAuthentication foo/default: kind PeerAuthentication is not supported by Weft yet; skipped',
-        'mix.yaml:12:1 error VirtualSrvice default/x: unknown kind "VirtualSrvice"; Weft supports VirtualService (networking.istio.io), DestinationRule (networking.istio.io), Gateway (networking.istio.io), ServiceEntry (networking.istio.io), AuthorizationPolicy (security.istio.io)',
+        'mix.yaml:7:1 warning RequestAuthentication foo/default: kind RequestAuthentication is not supported by Weft yet; skipped',
+        'mix.yaml:12:1 error VirtualSrvice default/x: unknown kind "VirtualSrvice"; Weft supports VirtualService (networking.istio.io), DestinationRule (networking.istio.io), Gateway (networking.istio.io), ServiceEntry (networking.istio.io), AuthorizationPolicy (security.istio.io), PeerAuthentication (security.istio.io)',
       ],
     );
   });

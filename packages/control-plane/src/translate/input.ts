@@ -144,6 +144,17 @@ export interface TrafficPolicyIn {
     minHealthPercent?: number;
   };
   retryBudget?: { percent?: { value?: number }; minRetryConcurrency?: number };
+  /** ISTIO_MUTUAL and DISABLE are acted on; other modes are warned about at apply. */
+  tls?: { mode?: string };
+}
+
+export interface PeerAuthenticationIn {
+  metadata: Meta;
+  spec: {
+    selector?: { matchLabels?: Record<string, string> };
+    mtls?: { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' };
+    portLevelMtls?: Record<string, { mode?: 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT' }>;
+  };
 }
 
 export interface DestinationRuleIn {
@@ -226,4 +237,7 @@ export interface TranslateInput {
    * every replica builds the same snapshot.
    */
   dnsAddresses?: Record<string, string[]>;
+  peerAuthentications?: PeerAuthenticationIn[];
+  /** The mesh CA's trust domain (default cluster.local), for endpoints' SPIFFE IDs. */
+  trustDomain?: string;
 }

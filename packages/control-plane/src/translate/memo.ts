@@ -16,6 +16,8 @@ export interface ClusterMemoEntry {
   drSpec: unknown;
   drRevision: number | undefined;
   external: string;
+  /** PeerAuthentications and trust domain the endpoints' mTLS identities came from. */
+  security?: string;
   clusters: Cluster[];
 }
 

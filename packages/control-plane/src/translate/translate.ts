@@ -45,6 +45,7 @@ import type {
 } from './input.js';
 import { clusterPoliciesOf } from './cluster-policy.js';
 import { translateAuthorization } from './authorization.js';
+import { endpointTlsIdentity, tlsModeOf, toPeerPolicies } from './security.js';
 
 const MESH = 'mesh';
 const LB_POLICIES: ReadonlySet<string> = new Set([
@@ -64,7 +65,11 @@ export function translate(input: TranslateInput, memo?: TranslateMemo): Snapshot
   const entries = [...(input.serviceEntries ?? [])].sort(byAge);
   const external = serviceEntryEndpoints(entries, input.dnsAddresses ?? {});
   const byService = groupByService(input.instances);
-  const clusters = buildClusters(byService, external, drs, memo);
+  const peerPolicies = toPeerPolicies(input.peerAuthentications ?? []);
+  const clusters = buildClusters(byService, external, drs, memo, {
+    identityOf: (i, drMode) => endpointTlsIdentity(i, drMode, peerPolicies, input.trustDomain),
+    key: JSON.stringify([input.trustDomain, peerPolicies]),
+  });
 
   const meshVs = vss.filter((vs) => boundGateways(vs).includes(MESH));
   const meshHosts = claimDomains(meshVs.map(toVirtualHost));
@@ -133,6 +138,7 @@ export function translate(input: TranslateInput, memo?: TranslateMemo): Snapshot
     mesh: { virtualHosts: meshHosts },
     clusters,
     ...(authorization.length > 0 ? { authorization } : {}),
+    ...(peerPolicies.length > 0 ? { security: { peerAuthentications: peerPolicies } } : {}),
   };
 }
 
@@ -565,6 +571,7 @@ function buildClusters(
   external: Map<string, Endpoint[]>,
   drs: Map<string, DestinationRuleIn>,
   memo: TranslateMemo | undefined,
+  tls: ClusterTls,
 ): Cluster[] {
   const hosts = new Set([...byService.keys(), ...external.keys()]);
   // A DestinationRule may name a host before any instance registers: its clusters exist, empty.
@@ -584,6 +591,7 @@ function buildClusters(
       prev.drSpec === dr?.spec &&
       prev.drRevision === dr?.metadata.createRevision &&
       prev.external === extJson &&
+      prev.security === tls.key &&
       sameRefs(prev.instances, members)
     ) {
       out.push(...prev.clusters);
@@ -595,14 +603,28 @@ function buildClusters(
     // revision would cost more than everything else an incremental translate does.
     const sorted = [...members].sort((x, y) => x.id.localeCompare(y.id));
     // ServiceEntry endpoints join a registered service's, after them.
-    const list = [...sorted.map(toEndpoint), ...(ext ?? [])];
-    const built = serviceClusters(fqdn, list, dr);
+    // Which instance each mesh endpoint is, for its mTLS identity (ServiceEntry endpoints have
+    // none: never auto-mTLS).
+    const origin = new Map<Endpoint, Instance>();
+    const mesh = sorted.map((i) => {
+      const e = toEndpoint(i);
+      origin.set(e, i);
+      return e;
+    });
+    const list = [...mesh, ...(ext ?? [])];
+    const secured = (e: Endpoint, drMode: string | undefined): Endpoint => {
+      const i = origin.get(e);
+      const id = i === undefined ? undefined : tls.identityOf(i, drMode);
+      return id === undefined ? e : { ...e, tlsIdentity: id };
+    };
+    const built = serviceClusters(fqdn, list, dr, secured);
     out.push(...built);
     entries.set(fqdn, {
       instances: members,
       drSpec: dr?.spec,
       drRevision: dr?.metadata.createRevision,
       external: extJson,
+      security: tls.key,
       clusters: built,
     });
   }
@@ -614,14 +636,25 @@ function buildClusters(
 }
 
 /** A service's cluster and one per DestinationRule subset. */
-function serviceClusters(fqdn: string, list: Endpoint[], dr: DestinationRuleIn | undefined) {
+/** How endpoints get their mTLS identity (translate/security.ts); `key` changes when that does. */
+interface ClusterTls {
+  identityOf: (i: Instance, drMode: string | undefined) => string | undefined;
+  key: string;
+}
+
+function serviceClusters(
+  fqdn: string,
+  list: Endpoint[],
+  dr: DestinationRuleIn | undefined,
+  secured: (e: Endpoint, drMode: string | undefined) => Endpoint,
+) {
   const out: Cluster[] = [
     {
       name: clusterName(fqdn),
       service: fqdn,
       ...lbOf(dr?.spec.trafficPolicy),
       ...clusterPoliciesOf(dr?.spec.trafficPolicy),
-      endpoints: list,
+      endpoints: list.map((e) => secured(e, tlsModeOf(dr?.spec.trafficPolicy))),
     },
   ];
   for (const subset of dr?.spec.subsets ?? []) {
@@ -632,7 +665,9 @@ function serviceClusters(fqdn: string, list: Endpoint[], dr: DestinationRuleIn |
       subset: subset.name,
       ...lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
       ...clusterPoliciesOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
-      endpoints: list.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)),
+      endpoints: list
+        .filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v))
+        .map((e) => secured(e, tlsModeOf(subset.trafficPolicy, dr?.spec.trafficPolicy))),
     });
   }
   return out;

@@ -7,5 +7,6 @@ export * from './destination-rule/index.js';
 export * from './gateway/index.js';
 export * from './service-entry/index.js';
 export * from './authorization-policy/index.js';
+export * from './peer-authentication/index.js';
 export * from './kinds.js';
 export * from './validate.js';

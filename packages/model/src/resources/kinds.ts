@@ -6,6 +6,10 @@ import {
 import { destinationRuleKind, type DestinationRuleSpec } from './destination-rule/index.js';
 import { gatewayKind, type GatewaySpec } from './gateway/index.js';
 import { serviceEntryKind, type ServiceEntrySpec } from './service-entry/index.js';
+import {
+  peerAuthenticationKind,
+  type PeerAuthenticationSpec,
+} from './peer-authentication/index.js';
 import type { ResourceKind, ResourceOf } from './types.js';
 import { virtualServiceKind, type VirtualServiceSpec } from './virtual-service/index.js';
 
@@ -15,6 +19,7 @@ export const kinds = {
   Gateway: gatewayKind,
   ServiceEntry: serviceEntryKind,
   AuthorizationPolicy: authorizationPolicyKind,
+  PeerAuthentication: peerAuthenticationKind,
 } as const satisfies Record<string, ResourceKind<unknown>>;
 
 export type KindName = keyof typeof kinds;
@@ -31,6 +36,7 @@ export type AuthorizationPolicyResource = ResourceOf<
   'AuthorizationPolicy',
   AuthorizationPolicySpec
 >;
+export type PeerAuthenticationResource = ResourceOf<'PeerAuthentication', PeerAuthenticationSpec>;
 
 /**
  * Istio kinds Weft knows of but does not implement yet. Users apply Istio samples that mix
@@ -42,7 +48,6 @@ const ISTIO_KINDS_NOT_SUPPORTED = new Set([
   'Sidecar',
   'EnvoyFilter',
   'ProxyConfig',
-  'PeerAuthentication',
   'RequestAuthentication',
   'Telemetry',
   'WasmPlugin',

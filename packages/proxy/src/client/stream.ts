@@ -16,6 +16,7 @@ import {
   type ProxyNode,
   type Snapshot,
 } from '@weft/model';
+import { authHeaders, type ControlCredentials } from '../tls/control-client.js';
 
 export interface StreamClientOptions {
   /** Control plane base URL(s), e.g. http://127.0.0.1:15010, or several, comma-separated. */
@@ -32,6 +33,8 @@ export interface StreamClientOptions {
   onApplied?: (version: number) => void;
   /** Called when a stream to a control plane opens (tests measure failover with it). */
   onConnected?: (url: string) => void;
+  /** Root to trust for wss:// and the token to present (a locked control plane). */
+  credentials?: ControlCredentials | undefined;
 }
 
 export interface StreamClient {
@@ -115,7 +118,12 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
     if (closed) return;
     const base = urls[next % urls.length] as string;
     const url = `${base.replace(/^http/, 'ws')}/v1/stream`;
-    const sock = new WebSocket(url, { handshakeTimeout: 2_000, maxPayload: 256 << 20 });
+    const sock = new WebSocket(url, {
+      handshakeTimeout: 2_000,
+      maxPayload: 256 << 20,
+      headers: authHeaders(opts.credentials),
+      ...(opts.credentials?.ca ? { ca: opts.credentials.ca } : {}),
+    });
     ws = sock;
     let opened = false;
     let answered = true;

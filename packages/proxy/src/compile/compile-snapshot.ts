@@ -2,7 +2,9 @@
 // the new table shares with the old one). Anything it cannot compile throws a CompileError
 // naming the field, and the caller NACKs the snapshot and keeps its current table.
 
+import { effectivePeerMode } from '@weft/model';
 import type {
+  EffectiveMode,
   Cluster,
   DirectResponseAction,
   MatchBlock,
@@ -140,9 +142,11 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     node: opts.node,
     gateways: gw.names,
   });
+  const inboundMode = at('security', () => compileInboundMode(snapshot.security, opts.node));
 
   return {
     version: snapshot.version,
+    inboundMode,
     gateway: gw.plain,
     gatewayTls: gw.tls,
     tlsServers: gw.tlsServers,
@@ -210,6 +214,7 @@ function compileCluster(
         weight,
         healthy: e.healthy !== false,
         labels: e.labels ?? {},
+        tlsIdentity: checkTlsIdentity(e.tlsIdentity),
         outlier: health.record(key),
         load: load.record(key, now),
       };
@@ -235,6 +240,20 @@ function compileCluster(
     warmupMs,
     resilience: compileClusterPolicy(c, health.defaultPolicy, states),
   };
+}
+
+function checkTlsIdentity(id: unknown): string | undefined {
+  if (id === undefined) return undefined;
+  if (typeof id !== 'string' || !id.startsWith('spiffe://'))
+    throw new CompileError('tlsIdentity', 'must be a spiffe:// URI');
+  return id;
+}
+
+/** This proxy's own PeerAuthentication mode (sidecars; a gateway has no mesh inbound). */
+function compileInboundMode(security: Snapshot['security'], node: ProxyNode): EffectiveMode {
+  if (security === undefined) return 'PERMISSIVE';
+  const policies = list(security.peerAuthentications, 'peerAuthentications');
+  return effectivePeerMode(policies, { namespace: node.namespace, labels: node.labels });
 }
 
 export function endpointKey(address: string, port: number): string {

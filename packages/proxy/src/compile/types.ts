@@ -2,7 +2,7 @@
 // immutable once built (only LB cursors and the shared outlier records change), and the
 // proxy swaps whole tables, so a request that grabbed a table finishes on it.
 
-import type { LbPolicy, ProxyNode, Snapshot } from '@weft/model';
+import type { EffectiveMode, LbPolicy, ProxyNode, Snapshot } from '@weft/model';
 import type { CompiledHashPolicy } from '../lb/hash-policy.js';
 import type { AlgorithmName } from '../lb/registry.js';
 import type { EndpointState, LoadBalancer } from '../lb/types.js';
@@ -151,6 +151,8 @@ export interface GatewayTlsServer {
 
 export interface RouteTable {
   readonly version: number;
+  /** Sidecars: which connections the inbound listener accepts (PeerAuthentication). */
+  readonly inboundMode: EffectiveMode;
   /**
    * Virtual hosts of the Gateways this proxy serves, for the plain HTTP listener: hosts of
    * non-TLS servers (httpsRedirect hosts map to a virtual host that answers 301).

@@ -16,6 +16,8 @@ export interface EndpointState {
   /** What the instance itself reported (its app's probe). Never picked when false. */
   readonly healthy: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /** Set when calls to it go over mutual TLS: the SPIFFE ID its certificate must carry. */
+  readonly tlsIdentity?: string | undefined;
   /** Shared across route tables; the outlier tracker mutates it. */
   readonly outlier: OutlierRecord;
   /** In-flight count, latency estimate, first-seen time; shared like `outlier`. */

@@ -3,6 +3,7 @@
 // hang a sidecar's start or its shutdown.
 
 import { parseControlUrls } from '../client/stream.js';
+import { controlRequest, type ControlCredentials } from '../tls/control-client.js';
 
 export interface ControlApi {
   call(
@@ -13,7 +14,7 @@ export interface ControlApi {
   ): Promise<{ status: number; body: unknown }>;
 }
 
-export function createControlApi(base: string): ControlApi {
+export function createControlApi(base: string, credentials?: ControlCredentials): ControlApi {
   // With several replicas, a call that cannot reach one is tried on the next (and the next
   // call starts there).
   const roots = parseControlUrls(base);
@@ -22,27 +23,20 @@ export function createControlApi(base: string): ControlApi {
     async call(method, path, body, timeoutMs = 5_000) {
       for (let tried = 1; ; tried++) {
         const root = roots[at % roots.length] as string;
-        let res: Response;
         try {
-          res = await fetch(`${root}${path}`, {
+          // HTTPS trusting the mesh root and the bearer token when the control plane is locked.
+          return await controlRequest(
+            root,
+            credentials,
             method,
-            headers: body === undefined ? {} : { 'content-type': 'application/json' },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-            signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
-          });
+            path,
+            body,
+            Math.max(1, Math.ceil(timeoutMs)),
+          );
         } catch (err) {
           if (tried >= roots.length) throw err;
           at++;
-          continue;
         }
-        const text = await res.text();
-        let parsed: unknown = text;
-        try {
-          parsed = text ? (JSON.parse(text) as unknown) : undefined;
-        } catch {
-          // Not JSON (a proxy in between, an old control plane): keep the text for the log.
-        }
-        return { status: res.status, body: parsed };
       }
     },
   };

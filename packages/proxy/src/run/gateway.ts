@@ -15,6 +15,8 @@ import { listen, type Listener } from '../server/listen.js';
 import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
 import { loadServerCertificates, type ServerCertificates } from '../tls/server-certificates.js';
 import { createProxyTracing, type TracingFlags } from '../telemetry/tracing/index.js';
+import type { ControlCredentials } from '../tls/control-client.js';
+import { startMeshIdentity } from '../tls/mesh-identity.js';
 import { createLog } from './log.js';
 
 export interface GatewayOptions extends TelemetryOptions {
@@ -35,6 +37,15 @@ export interface GatewayOptions extends TelemetryOptions {
   limits?: Partial<ListenerLimits>;
   /** Istio's gatewayTopology.numTrustedProxies: X-Forwarded-For hops to trust (default 0). */
   numTrustedProxies?: number;
+  /** Root to trust for an https:// control plane, and the gateway's bootstrap token. */
+  credentials?: ControlCredentials | undefined;
+  /**
+   * Call mesh sidecars over mutual TLS with a workload certificate for this service (default
+   * true, as Istio's ingress gateway does); its SPIFFE ID is .../ns/NAMESPACE/sa/SERVICE.
+   */
+  mtls?: boolean;
+  /** The gateway's identity in the mesh (default istio-ingressgateway). */
+  service?: string;
 }
 
 export interface RunningGateway {
@@ -97,12 +108,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
   };
 
+  const certificate =
+    opts.mtls === false
+      ? undefined
+      : startMeshIdentity({
+          control: opts.control,
+          credentials: opts.credentials,
+          namespace: node.namespace,
+          service: opts.service ?? 'istio-ingressgateway',
+          log,
+        });
   // Before anything listens: a bad endpoint is an error at start, not a silent loss later.
   const tracing = await createProxyTracing(opts.tracing, node, log);
   const dp = createDataPlane({
     node,
     log,
     tracer: tracing?.tracer,
+    certificate,
     httpsRedirectPort: () => https?.port,
     beforeSwap: prepareTls,
     ...(opts.numTrustedProxies !== undefined ? { numTrustedProxies: opts.numTrustedProxies } : {}),
@@ -165,6 +187,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     apply: (s) => dp.apply(s),
     version: () => dp.version(),
     log,
+    credentials: opts.credentials,
   });
   log('info', 'gateway listening', {
     port: listener.port,
@@ -182,6 +205,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     ready: stream.ready,
     async close() {
       stream.close();
+      certificate?.close();
       await Promise.all([listener.close(), https?.close()]);
       await admin.close();
       await dp.close();

@@ -7,7 +7,7 @@
 // the app, close.
 
 import { createServer } from 'node:net';
-import type { InstanceRegistration, ProxyNode } from '@weft/model';
+import { TLS_MODE_LABEL, type InstanceRegistration, type ProxyNode } from '@weft/model';
 import { connectSnapshotStream, parseControlUrls } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
 import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
@@ -15,6 +15,10 @@ import { createInboundHandler } from '../server/inbound.js';
 import type { ListenerLimits } from '../server/limits.js';
 import { listen } from '../server/listen.js';
 import { createAgentPool } from '../upstream/agent-pool.js';
+import type { ControlCredentials } from '../tls/control-client.js';
+import { startMeshIdentity } from '../tls/mesh-identity.js';
+import { listenMesh } from '../tls/mesh-listener.js';
+import type { WorkloadCertificateSource } from '../tls/workload-certificate.js';
 import { startApp, type AppExit, type AppProcess } from './app-process.js';
 import { createControlApi, type ControlApi } from './control-api.js';
 import { createDrainable } from './drain.js';
@@ -41,6 +45,10 @@ export interface SidecarOptions extends TelemetryOptions {
   outboundPort?: number;
   id?: string;
   labels?: Record<string, string>;
+  /** Root to trust for an https:// control plane, and this service's bootstrap token. */
+  credentials?: ControlCredentials | undefined;
+  /** Take part in mesh mTLS (default true): get a workload certificate, serve and call mTLS. */
+  mtls?: boolean;
   /** Registration lease TTL; the sidecar keeps it alive at a third of it. Default 10. */
   ttlSeconds?: number;
   /** The active health check; unset fields take DEFAULT_HEALTH_CHECK's. */
@@ -78,6 +86,8 @@ export interface RunningSidecar {
   ready: Promise<void>;
   /** Resolves once the app passed its readiness check and the instance is registered. */
   registered: Promise<void>;
+  /** The workload certificate (absent with mtls: false). */
+  certificate: WorkloadCertificateSource | undefined;
   /** When the sidecar started the app: resolves when it exits (by itself or by close()). */
   appExited?: Promise<AppExit>;
   /** Graceful shutdown (see the file comment); calling it again returns the same promise. */
@@ -116,8 +126,18 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     labels: { app: opts.service, ...(opts.labels ?? {}) },
     service: opts.service,
   };
+  const certificate =
+    opts.mtls === false
+      ? undefined
+      : startMeshIdentity({
+          control: opts.control,
+          credentials: opts.credentials,
+          namespace,
+          service: opts.service,
+          log,
+        });
   const tracing = await createProxyTracing(opts.tracing, node, log);
-  const dp = createDataPlane({ node, log, tracer: tracing?.tracer });
+  const dp = createDataPlane({ node, log, tracer: tracing?.tracer, certificate });
   // Its own pool (not the data plane's, whose sweep keeps only snapshot endpoints), held here
   // so that metrics can read it.
   const inboundAgents = createAgentPool();
@@ -135,11 +155,15 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
         : {}),
     }),
   );
-  const inbound = await listen(inboundHandler.handler, {
+  // PeerAuthentication decides per connection what this listener accepts (tls/mesh-listener.ts).
+  const inbound = await listenMesh(inboundHandler.handler, {
     host,
     port: opts.inboundPort ?? 0,
     proxyId: node.id,
     limits: opts.limits,
+    log,
+    certificate,
+    mode: () => dp.table()?.inboundMode ?? 'PERMISSIVE',
   });
   const outbound = await listen(dp.outboundHandler(), {
     host,
@@ -174,9 +198,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     version: () => dp.version(),
     log,
     ...(opts.upstreams ? { upstreams: opts.upstreams } : {}),
+    credentials: opts.credentials,
   });
 
-  const api = createControlApi(opts.control);
+  const api = createControlApi(opts.control, opts.credentials);
   const registration = createRegistration({
     api,
     log,
@@ -186,7 +211,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       namespace,
       address: host,
       port: inbound.port,
-      labels: { app: opts.service, ...(opts.labels ?? {}) },
+      labels: {
+        app: opts.service,
+        ...(opts.labels ?? {}),
+        // Clients' auto-mTLS reads this, as Istio's reads the pod label.
+        ...(certificate !== undefined ? { [TLS_MODE_LABEL]: 'istio' } : {}),
+      },
       ttlSeconds: opts.ttlSeconds ?? 10,
     } satisfies InstanceRegistration,
   });
@@ -214,7 +244,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     if (!passedReadiness) {
       passedReadiness = true;
       log('info', 'app is ready', { app: appPort });
-      void registration.register().then(markRegistered);
+      // Registered (and so sent mTLS by clients) only once it can serve mTLS.
+      void Promise.resolve(certificate?.ready)
+        .then(() => registration.register())
+        .then(markRegistered);
       return;
     }
     log(
@@ -260,6 +293,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       log('info', 'app stopped', { code: e.code, signal: e.signal });
     }
     stream.close();
+    certificate?.close();
     await outbound.close();
     await admin.close();
     inboundHandler.handler.close();
@@ -278,6 +312,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     ...(app ? { appPid: app.pid, appExited: app.exited } : {}),
     ready: stream.ready,
     registered,
+    certificate,
     close() {
       closing ??= shutdown();
       return closing;

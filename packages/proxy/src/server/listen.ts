@@ -4,7 +4,11 @@
 // sockets, llhttp framing) can replace it later.
 
 import { createServer, STATUS_CODES, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import {
+  createServer as createHttpsServer,
+  type Server as HttpsServer,
+  type ServerOptions as HttpsOptions,
+} from 'node:https';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { ErrorCode, PROXY_ERROR_HEADER, PROXY_ID_HEADER, ResponseFlag } from '@weft/model';
@@ -43,7 +47,11 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export function listen(handler: RequestHandler, opts: ListenOptions = {}): Promise<Listener> {
+/**
+ * The hardened node:http (or https, with `opts.tls`) server for a handler, not yet listening:
+ * listen() starts it; tls/mesh-listener.ts hands it connections from its own socket.
+ */
+export function createProxyServer(handler: RequestHandler, opts: ListenOptions = {}): Server {
   const tls = opts.tls;
   const limits = resolveLimits(opts.limits);
   const proxyId = opts.proxyId ?? 'proxy';
@@ -92,6 +100,12 @@ export function listen(handler: RequestHandler, opts: ListenOptions = {}): Promi
   server.on('connect', (_req, socket: Socket) => {
     writeRaw(socket, 405, 'CONNECT is not supported by this proxy', ErrorCode.BadRequest, proxyId);
   });
+  return server;
+}
+
+export function listen(handler: RequestHandler, opts: ListenOptions = {}): Promise<Listener> {
+  const server = createProxyServer(handler, opts);
+  const https = opts.tls === undefined ? undefined : (server as HttpsServer);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {

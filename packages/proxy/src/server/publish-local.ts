@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { requestEndChannel, type RequestEndEvent } from '../telemetry/channels.js';
 import { measureWireBytes } from '../telemetry/wire-bytes.js';
+import { isMutualTls, peerIdentity } from '../tls/peer-identity.js';
 import type { ForwardContext } from '../upstream/forward.js';
 import type { TraceHop } from '../telemetry/tracing/tracer.js';
 import type { NodeRequestView } from './request-view.js';
@@ -33,6 +34,8 @@ export function publishLocal(
     durationMs: startedAt > 0 ? performance.now() - startedAt : 0,
     attempts: 0,
     requestId: undefined,
+    mutualTls: isMutualTls(view.req.socket),
+    peerPrincipal: peerIdentity(view.req.socket),
   };
   measureWireBytes(event, view.req.socket);
   requestEndChannel.publish(event);

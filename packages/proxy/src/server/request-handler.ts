@@ -45,6 +45,8 @@ export interface RequestHandlerOptions {
   now?: () => number;
   /** Shared pool (the data plane passes its own); one is created and owned otherwise. */
   agents?: AgentPool;
+  /** Mutual-TLS agents (tls/mesh-agent.ts) for endpoints with a tlsIdentity; none = plaintext. */
+  meshAgents?: AgentPool | undefined;
   log?: LogFn;
   connectTimeoutMs?: number;
   maxBufferedBodyBytes?: number;
@@ -75,6 +77,7 @@ export function createForwardContext(
     random: opts.random ?? Math.random,
     now: opts.now ?? Date.now,
     agents,
+    meshAgents: opts.meshAgents,
     log: opts.log,
     connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     maxBufferedBodyBytes: opts.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES,

@@ -45,10 +45,9 @@ export interface RequestEndEvent {
   /** The trace this request belongs to, when tracing knows one (telemetry/tracing/). */
   traceId?: string | undefined;
   /**
-   * Set by the mTLS work once inbound connections can be mutual TLS: whether this request
-   * came over mTLS, and the peer's identity (SPIFFE URI). Until then metrics report
-   * connection_security_policy "none" (destination) / "unknown" (source) and principals
-   * "unknown".
+   * Whether the downstream connection was mutual TLS with a verified mesh peer, and that
+   * peer's SPIFFE ID (tls/peer-identity.ts); a sidecar's inbound requests from other sidecars
+   * have both. Metrics report connection_security_policy "mutual_tls" from it.
    */
   mutualTls?: boolean;
   peerPrincipal?: string | undefined;

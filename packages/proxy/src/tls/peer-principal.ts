@@ -2,15 +2,18 @@
 // (`source.principal`): `<trust domain>/ns/<namespace>/sa/<service account>`, Istio's form
 // of the SPIFFE ID without `spiffe://`. Plaintext connections have none, and then principal
 // and namespace rules never match, as in Istio.
-//
-// Until mutual TLS lands this always answers undefined; the mTLS work replaces the body (the
-// peer certificate's URI SAN, verified against the mesh CA) and nothing else changes.
+// It is the peer certificate's SPIFFE URI SAN, verified against the mesh root by the sidecar's
+// mesh listener (peer-identity.ts, read once per connection).
 
 import type { Socket } from 'node:net';
+import { peerIdentity } from './peer-identity.js';
 
 export type PeerPrincipal = (socket: Socket) => string | undefined;
 
-export const peerPrincipal: PeerPrincipal = () => undefined;
+export const peerPrincipal: PeerPrincipal = (socket) => {
+  const id = peerIdentity(socket);
+  return id === undefined ? undefined : principalFromSpiffe(id);
+};
 
 /** `spiffe://cluster.local/ns/a/sa/b` -> `cluster.local/ns/a/sa/b`. */
 export function principalFromSpiffe(uri: string): string | undefined {

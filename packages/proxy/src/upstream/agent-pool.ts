@@ -2,7 +2,7 @@
 // snapshot swap does not drop warm connections. Agents of endpoints that left the snapshot
 // are destroyed after a grace period, long enough for in-flight requests on the old table.
 
-import { Agent } from 'node:http';
+import { Agent, type AgentOptions } from 'node:http';
 
 export interface AgentPoolOptions {
   /** Per endpoint. Istio's default pool is effectively unbounded; this bounds a runaway. */
@@ -12,6 +12,8 @@ export interface AgentPoolOptions {
   freeSocketTimeoutMs?: number;
   /** How long an endpoint may be absent from the snapshot before its agent is destroyed. */
   goneGraceMs?: number;
+  /** Makes each endpoint's agent (tls/mesh-agent.ts: mutual TLS); default a keep-alive http.Agent. */
+  createAgent?: (options: AgentOptions) => Agent;
 }
 
 export interface AgentPool {
@@ -45,6 +47,7 @@ export function createAgentPool(opts: AgentPoolOptions = {}): AgentPool {
     scheduling: 'lifo' as const,
   };
   const goneGraceMs = opts.goneGraceMs ?? 60_000;
+  const createAgent = opts.createAgent ?? ((o: AgentOptions) => new Agent(o));
   const entries = new Map<string, Entry>();
   return {
     get(endpoint, idleTimeoutMs) {
@@ -53,7 +56,7 @@ export function createAgentPool(opts: AgentPoolOptions = {}): AgentPool {
       if (hit !== undefined) return hit.agent;
       const options =
         idleTimeoutMs === undefined ? agentOptions : { ...agentOptions, timeout: idleTimeoutMs };
-      const entry: Entry = { agent: new Agent(options), endpoint: endpoint.key, goneSince: -1 };
+      const entry: Entry = { agent: createAgent(options), endpoint: endpoint.key, goneSince: -1 };
       entries.set(key, entry);
       return entry.agent;
     },

@@ -47,6 +47,8 @@ import {
 import type { LogFn } from '../telemetry/log.js';
 import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
 import { measureWireBytes } from '../telemetry/wire-bytes.js';
+import { isMutualTls, peerIdentity } from '../tls/peer-identity.js';
+import { PEER_IDENTITY_OPTION, type MeshRequestArgs } from '../tls/mesh-agent.js';
 import type { AgentPool } from './agent-pool.js';
 import { buildResponseHeaders, EXPLAIN_HEADER, type RequestHeadersResult } from './headers.js';
 import { loopIdleMs } from './loop-idle.js';
@@ -57,6 +59,8 @@ export interface ForwardContext {
   readonly random: () => number;
   readonly now: () => number;
   readonly agents: AgentPool;
+  /** Agents that speak mutual TLS; used for endpoints with a tlsIdentity when present. */
+  readonly meshAgents?: AgentPool | undefined;
   readonly log: LogFn | undefined;
   /** Envoy/Istio default connect timeout is 10 s. */
   readonly connectTimeoutMs: number;
@@ -288,14 +292,18 @@ class Exchange implements Waiter {
     this.sentIdle = loopIdleMs();
     let up: ClientRequest;
     try {
+      const mesh = ep.tlsIdentity === undefined ? undefined : this.ctx.meshAgents;
       up = request({
-        agent: this.ctx.agents.get(ep, cluster.resilience?.idleTimeoutMs),
+        agent: (mesh ?? this.ctx.agents).get(ep, cluster.resilience?.idleTimeoutMs),
+        protocol: mesh === undefined ? 'http:' : 'https:',
         host: ep.address,
         port: ep.port,
         method: this.down.method,
         path: this.down.path,
         headers: this.headers.headers,
-      });
+        // Read by MeshAgent when it opens a connection: the SPIFFE ID the peer must present.
+        [PEER_IDENTITY_OPTION]: ep.tlsIdentity,
+      } as MeshRequestArgs);
     } catch (err) {
       this.replyInternal(err);
       return;
@@ -836,6 +844,8 @@ class Exchange implements Waiter {
       requestId: this.headers.requestId,
       // Sampled or not: the access log names the trace (telemetry/tracing/).
       traceId: this.headers.traceId,
+      mutualTls: isMutualTls(this.req.socket),
+      peerPrincipal: peerIdentity(this.req.socket),
     };
     measureWireBytes(event, this.req.socket);
     requestEndChannel.publish(event);

@@ -107,7 +107,6 @@ describe('DestinationRule', () => {
       'spec.exportTo: not supported by Weft yet; ignored',
       'spec.workloadSelector: not supported by Weft yet; ignored',
       'spec.trafficPolicy.loadBalancer.localityLbSetting: not supported by Weft yet; ignored',
-      'spec.trafficPolicy.tls: not supported by Weft yet; ignored',
       'spec.trafficPolicy.portLevelSettings: not supported by Weft yet; ignored',
       'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes: not supported by Weft yet; ignored',
     ]);

@@ -50,6 +50,11 @@ export const DESTINATION_RULE_SUPPORTED_FIELDS = [
   'spec.subsets[].labels',
   ...LOAD_BALANCER_FIELDS.map((f) => `spec.subsets[].trafficPolicy.loadBalancer.${f}`),
   ...RESILIENCE_FIELDS.map((f) => `spec.subsets[].trafficPolicy.${f}`),
+  'spec.trafficPolicy.tls.mode',
+  'spec.subsets[].name',
+  'spec.subsets[].labels',
+  ...LOAD_BALANCER_FIELDS.map((f) => `spec.subsets[].trafficPolicy.loadBalancer.${f}`),
+  'spec.subsets[].trafficPolicy.tls.mode',
 ];
 
 export const destinationRuleKind: ResourceKind<DestinationRuleSpec> = {

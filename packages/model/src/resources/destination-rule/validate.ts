@@ -42,6 +42,13 @@ export function validateDestinationRule(
 }
 
 function validateTrafficPolicy(tp: TrafficPolicy, path: FieldPath, report: Report): TrafficPolicy {
+  // Weft originates only the mesh's own mutual TLS; TLS to outside servers is not implemented.
+  const tlsMode = tp.tls?.mode;
+  if (tlsMode === 'SIMPLE' || tlsMode === 'MUTUAL')
+    report.warning(
+      [...path, 'tls', 'mode'],
+      `${tlsMode} is not supported by Weft yet (only ISTIO_MUTUAL and DISABLE); the cluster uses auto mTLS`,
+    );
   const loadBalancer =
     tp.loadBalancer && validateLoadBalancer(tp.loadBalancer, [...path, 'loadBalancer'], report);
   validateResilience(tp, path, report);

@@ -1,0 +1,252 @@
+// Mutual TLS between real sidecars on 127.0.0.1: workload certificates from the control plane's
+// CA, auto-mTLS from order's sidecar to user's, the peer's SPIFFE identity checked on both
+// ends, PeerAuthentication STRICT / PERMISSIVE / DISABLE on the inbound side, DestinationRule
+// tls modes on the client side, and the telemetry flag. The apps are fake upstreams; the
+// sidecars, the control plane and the CA are Weft's own.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { startControlPlane, type RunningControlPlane } from '@weft/control-plane';
+import { CHANNEL_NAMES, startSidecar, type RunningSidecar } from '@weft/proxy';
+import { startFakeUpstream, type FakeUpstream } from '@weft/testkit';
+
+interface Reply {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** One request; rejects when the connection fails (a refused handshake, a reset). */
+function send(port: number, path: string, host: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host }, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function apply(cp: RunningControlPlane, yaml: string): Promise<void> {
+  const res = await fetch(`${cp.url}/v1/apply`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ files: [{ path: 'security.yaml', content: yaml }] }),
+  });
+  const body = (await res.json()) as { revision: number };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  await waitForProxies(cp, body.revision);
+}
+
+async function remove(cp: RunningControlPlane, kind: string, ns: string, name: string) {
+  const res = await fetch(`${cp.url}/v1/resources/${kind}/${ns}/${name}`, { method: 'DELETE' });
+  const body = (await res.json()) as { revision: number };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  await waitForProxies(cp, body.revision);
+}
+
+async function waitForProxies(cp: RunningControlPlane, version: number): Promise<void> {
+  const res = await fetch(`${cp.url}/v1/proxies/wait?version=${version}&timeoutMs=10000`);
+  const body = (await res.json()) as { done: boolean };
+  assert.ok(body.done, `proxies did not take version ${version}: ${JSON.stringify(body)}`);
+}
+
+const MESH_STRICT = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: istio-system }
+spec: { mtls: { mode: STRICT } }
+`;
+
+describe('mutual TLS between sidecars', { timeout: 60_000 }, () => {
+  let dir: string;
+  let cp: RunningControlPlane;
+  let userApp: FakeUpstream;
+  let orderApp: FakeUpstream;
+  let stockApp: FakeUpstream;
+  let user: RunningSidecar;
+  let order: RunningSidecar;
+  let stock: RunningSidecar;
+  const events: { proxyId: string; kind: string; status: number; mutualTls: boolean }[] = [];
+  const onEnd = (e: unknown) => events.push(e as (typeof events)[number]);
+
+  before(async () => {
+    diagnosticsChannel.subscribe(CHANNEL_NAMES.requestEnd, onEnd);
+    dir = mkdtempSync(join(tmpdir(), 'weft-mtls-'));
+    cp = await startControlPlane({ dataDir: join(dir, 'cp'), port: 0 });
+    [userApp, orderApp, stockApp] = await Promise.all([
+      startFakeUpstream('user'),
+      startFakeUpstream('order'),
+      startFakeUpstream('stock'),
+    ]);
+    const sidecar = (service: string, app: FakeUpstream) =>
+      startSidecar({
+        control: cp.url,
+        service,
+        id: `${service}-1`,
+        appPort: app.port,
+        ttlSeconds: 30,
+      });
+    [user, order, stock] = await Promise.all([
+      sidecar('user', userApp),
+      sidecar('order', orderApp),
+      sidecar('stock', stockApp),
+    ]);
+    await Promise.all([user, order, stock].flatMap((s) => [s.ready, s.registered]));
+    // Every sidecar has seen every registration.
+    const version = (await (await fetch(`${cp.url}/v1/snapshot`)).json()) as { version: number };
+    await waitForProxies(cp, version.version);
+  });
+
+  after(async () => {
+    diagnosticsChannel.unsubscribe(CHANNEL_NAMES.requestEnd, onEnd);
+    await Promise.all([user, order, stock].map((s) => s?.close()));
+    await Promise.all([userApp, orderApp, stockApp].map((a) => a?.close()));
+    await cp?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives each sidecar a certificate for its own SPIFFE identity', () => {
+    assert.equal(
+      user.certificate?.current()?.identity,
+      'spiffe://cluster.local/ns/default/sa/user',
+    );
+    assert.equal(
+      order.certificate?.current()?.identity,
+      'spiffe://cluster.local/ns/default/sa/order',
+    );
+  });
+
+  it('calls a peer sidecar over mutual TLS by default (PERMISSIVE), and the inbound side says so', async () => {
+    events.length = 0;
+    const seen = userApp.requests;
+    const r = await send(order.outboundPort, '/hello', 'user');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(userApp.requests, seen + 1);
+    const inbound = events.find((e) => e.proxyId === 'user-1.sidecar' && e.kind === 'inbound');
+    assert.equal(inbound?.mutualTls, true, JSON.stringify(events));
+    // PERMISSIVE: a plaintext client (outside the mesh) is served too.
+    const plain = await send(user.inboundPort, '/plain', 'user');
+    assert.equal(plain.status, 200);
+    const plainEvent = events.findLast((e) => e.proxyId === 'user-1.sidecar');
+    assert.equal(plainEvent?.mutualTls, false);
+  });
+
+  it('hands the verified peer identity to the inbound side', async () => {
+    // A TLS client with order's certificate: the user sidecar accepts it, and presents user's.
+    const cert = order.certificate!.current()!;
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: user.inboundPort,
+      cert: cert.certPem,
+      key: cert.keyPem,
+      ca: cert.rootPem,
+      checkServerIdentity: () => undefined,
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    assert.match(socket.getPeerX509Certificate()!.subjectAltName!, /sa\/user$/);
+    socket.destroy();
+    // Without a client certificate the handshake is refused.
+    const anonymous = tlsConnect({
+      host: '127.0.0.1',
+      port: user.inboundPort,
+      ca: cert.rootPem,
+      checkServerIdentity: () => undefined,
+    });
+    const outcome = await new Promise<string>((resolve) => {
+      anonymous.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      anonymous.once('data', () => resolve('data'));
+      anonymous.once('secureConnect', () =>
+        anonymous.write('GET / HTTP/1.1\r\nhost: user\r\n\r\n'),
+      );
+      anonymous.once('close', () => resolve('closed'));
+    });
+    assert.notEqual(outcome, 'data');
+  });
+
+  it('refuses a plaintext client under STRICT while sidecars keep talking mTLS', async () => {
+    await apply(cp, MESH_STRICT);
+    try {
+      await assert.rejects(send(user.inboundPort, '/plain', 'user'), /ECONNRESET|socket hang up/);
+      const r = await send(order.outboundPort, '/strict', 'user');
+      assert.equal(r.status, 200, r.body);
+      // A DestinationRule that turns TLS off towards a STRICT server: refused, 503.
+      await apply(
+        cp,
+        `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: user-plain }
+spec: { host: user, trafficPolicy: { tls: { mode: DISABLE } } }
+`,
+      );
+      const refused = await send(order.outboundPort, '/dr-disable', 'user');
+      assert.equal(refused.status, 503, refused.body);
+      await remove(cp, 'DestinationRule', 'default', 'user-plain');
+    } finally {
+      await remove(cp, 'PeerAuthentication', 'istio-system', 'default');
+    }
+  });
+
+  it('serves plaintext only under a workload DISABLE, and clients follow it', async () => {
+    await apply(
+      cp,
+      `${MESH_STRICT}---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: user-off }
+spec: { selector: { matchLabels: { app: user } }, mtls: { mode: DISABLE } }
+`,
+    );
+    try {
+      events.length = 0;
+      const r = await send(order.outboundPort, '/disabled', 'user');
+      assert.equal(r.status, 200, r.body);
+      const inbound = events.find((e) => e.proxyId === 'user-1.sidecar');
+      assert.equal(inbound?.mutualTls, false, 'order sent plaintext to a DISABLE workload');
+      assert.equal((await send(user.inboundPort, '/plain', 'user')).status, 200);
+      // Stock is still STRICT (mesh policy).
+      await assert.rejects(send(stock.inboundPort, '/plain', 'stock'));
+    } finally {
+      await remove(cp, 'PeerAuthentication', 'default', 'user-off');
+      await remove(cp, 'PeerAuthentication', 'istio-system', 'default');
+    }
+  });
+
+  it('refuses a peer whose certificate is for another service', async () => {
+    // "billing" is registered at stock's sidecar: its certificate says stock, not billing.
+    const reg = await fetch(`${cp.url}/v1/instances`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        service: 'billing',
+        id: 'billing-impostor',
+        address: '127.0.0.1',
+        port: stock.inboundPort,
+        labels: { 'security.istio.io/tlsMode': 'istio' },
+        ttlSeconds: 30,
+      }),
+    });
+    assert.equal(reg.status, 201);
+    const { revision } = (await reg.json()) as { revision: number };
+    await waitForProxies(cp, revision);
+    const before = stockApp.requests;
+    const r = await send(order.outboundPort, '/pay', 'billing');
+    assert.equal(r.status, 503, r.body);
+    assert.equal(stockApp.requests, before, 'nothing reached the impostor app');
+    await fetch(`${cp.url}/v1/instances/billing-impostor`, { method: 'DELETE' });
+  });
+});
