@@ -87,4 +87,15 @@ describe('snapshot deltas', () => {
     assert.equal(isEmptyDelta(off), false);
     assert.equal(applyDelta(strict, off).security, undefined);
   });
+
+  it('carries AuthorizationPolicies when they change', () => {
+    const authorization = [{ name: 'shop/deny', action: 'DENY' as const, scope: {}, rules: [] }];
+    const next = { ...snap(11, base.clusters, base.mesh.virtualHosts), authorization };
+    const d = diffSnapshots(base, next);
+    assert.deepEqual(d.authorization, authorization);
+    assert.deepEqual(applyDelta(base, d), next);
+    const gone = diffSnapshots(next, snap(12, base.clusters, base.mesh.virtualHosts));
+    assert.equal(gone.authorization, null);
+    assert.equal(applyDelta(next, gone).authorization, undefined);
+  });
 });

@@ -16,6 +16,8 @@ export function diffSnapshots(base: Snapshot, next: Snapshot): SnapshotDelta {
   };
   if (!sameJson(base.gateways, next.gateways)) delta.gateways = next.gateways;
   if (!sameJson(base.security, next.security)) delta.security = next.security ?? null;
+  if (!sameJson(base.authorization, next.authorization))
+    delta.authorization = next.authorization ?? null;
   return delta;
 }
 
@@ -24,11 +26,14 @@ export function applyDelta(base: Snapshot, delta: SnapshotDelta): Snapshot {
   if (base.version !== delta.baseVersion)
     throw new Error(`delta from version ${delta.baseVersion} cannot apply to ${base.version}`);
   const security = delta.security === undefined ? base.security : (delta.security ?? undefined);
+  const authorization =
+    delta.authorization === undefined ? base.authorization : (delta.authorization ?? undefined);
   return {
     version: delta.version,
     gateways: delta.gateways ?? base.gateways,
     mesh: { virtualHosts: applyNamed(base.mesh.virtualHosts, delta.meshVirtualHosts) },
     clusters: applyNamed(base.clusters, delta.clusters),
+    ...(authorization !== undefined ? { authorization } : {}),
     ...(security !== undefined ? { security } : {}),
   };
 }
@@ -38,6 +43,7 @@ export function isEmptyDelta(d: SnapshotDelta): boolean {
   return (
     d.gateways === undefined &&
     d.security === undefined &&
+    d.authorization === undefined &&
     [d.clusters, d.meshVirtualHosts].every(
       (c) => c.upsert.length === 0 && c.remove.length === 0 && c.order === undefined,
     )

@@ -60,6 +60,8 @@ export interface SnapshotDelta {
   gateways?: GatewayConfig[];
   /** The snapshot's `security` when it changed; null when it went away. */
   security?: Snapshot['security'] | null;
+  /** The snapshot's AuthorizationPolicies when they changed; null when they went away. */
+  authorization?: Snapshot['authorization'] | null;
 }
 
 export type ControlMessage =

@@ -46,6 +46,8 @@ export function scopeSnapshot(snapshot: Snapshot, scope: Scope): Snapshot {
     clusters,
     // Every sidecar needs the PeerAuthentications to pick its own inbound mode.
     ...(snapshot.security !== undefined ? { security: snapshot.security } : {}),
+    // The server-side policies apply to the sidecar's own inbound traffic, whatever it calls.
+    ...(snapshot.authorization !== undefined ? { authorization: snapshot.authorization } : {}),
   };
 }
 
