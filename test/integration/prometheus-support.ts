@@ -3,12 +3,11 @@
 // with a deadline (tests wait for what they need, never for a fixed time).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const WEFT = join(ROOT, 'packages/cli/bin/weft.js');
+import { freePort, until as pollUntil, WEFT } from '../support/weft-process.js';
+
+export { freePort, WEFT };
 
 export interface Ran {
   code: number;
@@ -41,39 +40,13 @@ export function runWeft(control: string, args: string[], timeoutMs = 30_000): Pr
   return run(process.execPath, [WEFT, '--control', control, ...args], { timeoutMs });
 }
 
-/** Polls `probe` until it returns a value (not undefined), or fails naming `what`. */
-export async function until<T>(
+/** The shared poller with this suite's pace: Prometheus scrapes at 1 s, so poll every 100 ms. */
+export function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-      );
-    // Between polls of an API; what is awaited is the condition, not this pause.
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
+  return pollUntil(what, probe, timeoutMs, 100);
 }
 
 /**
