@@ -5,12 +5,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type ApplyResult, type RunningControlPlane } from '@weft/control-plane';
 import { startGateway, type RunningGateway } from '@weft/proxy';
 import { startFakeUpstream, type FakeUpstream, type FakeUpstreamReply } from '@weft/testkit';
+import { eventually, send as sendTo } from './http-helpers.js';
 
 const HOST = 'shop.example.com';
 
@@ -70,49 +70,9 @@ spec:
     - route: [{ destination: { host: ratings } }]
 `;
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-function send(
-  port: number,
-  path: string,
-  opts: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: opts.method ?? 'GET',
-        headers: { host: HOST, ...opts.headers },
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.setTimeout(5_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Requests go to the shop's host unless a test names another. */
+const send = (port: number, path: string, opts: Parameters<typeof sendTo>[2] = {}) =>
+  sendTo(port, path, { host: HOST, ...opts });
 
 describe('traffic filters from Istio YAML to the gateway', { timeout: 60_000 }, () => {
   let dir: string;
