@@ -13,8 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { startControlPlane, type RunningControlPlane } from '@weft/control-plane';
-import { CHANNEL_NAMES, startSidecar, type RunningSidecar } from '@weft/proxy';
-import { startFakeUpstream, type FakeUpstream } from '@weft/testkit';
+import { CHANNEL_NAMES, type RunningSidecar } from '@weft/proxy';
+import type { FakeUpstream } from '@weft/testkit';
+import {
+  connectMeshTls,
+  startMeshServices,
+  waitForProxies as waitForProxiesOf,
+} from '../support/mesh-tls.js';
 
 interface Reply {
   status: number;
@@ -57,10 +62,8 @@ async function remove(cp: RunningControlPlane, kind: string, ns: string, name: s
   await waitForProxies(cp, body.revision);
 }
 
-async function waitForProxies(cp: RunningControlPlane, version: number): Promise<void> {
-  const res = await fetch(`${cp.url}/v1/proxies/wait?version=${version}&timeoutMs=10000`);
-  const body = (await res.json()) as { done: boolean };
-  assert.ok(body.done, `proxies did not take version ${version}: ${JSON.stringify(body)}`);
+function waitForProxies(cp: RunningControlPlane, version: number): Promise<void> {
+  return waitForProxiesOf(cp.url, version);
 }
 
 const MESH_STRICT = `apiVersion: security.istio.io/v1
@@ -85,28 +88,10 @@ describe('mutual TLS between sidecars', { timeout: 60_000 }, () => {
     diagnosticsChannel.subscribe(CHANNEL_NAMES.requestEnd, onEnd);
     dir = mkdtempSync(join(tmpdir(), 'weft-mtls-'));
     cp = await startControlPlane({ dataDir: join(dir, 'cp'), port: 0 });
-    [userApp, orderApp, stockApp] = await Promise.all([
-      startFakeUpstream('user'),
-      startFakeUpstream('order'),
-      startFakeUpstream('stock'),
-    ]);
-    const sidecar = (service: string, app: FakeUpstream) =>
-      startSidecar({
-        control: cp.url,
-        service,
-        id: `${service}-1`,
-        appPort: app.port,
-        ttlSeconds: 30,
-      });
-    [user, order, stock] = await Promise.all([
-      sidecar('user', userApp),
-      sidecar('order', orderApp),
-      sidecar('stock', stockApp),
-    ]);
-    await Promise.all([user, order, stock].flatMap((s) => [s.ready, s.registered]));
-    // Every sidecar has seen every registration.
-    const version = (await (await fetch(`${cp.url}/v1/snapshot`)).json()) as { version: number };
-    await waitForProxies(cp, version.version);
+    ({
+      apps: [userApp, orderApp, stockApp],
+      sidecars: [user, order, stock],
+    } = await startMeshServices(cp.url, ['user', 'order', 'stock']));
   });
 
   after(async () => {
@@ -146,18 +131,7 @@ describe('mutual TLS between sidecars', { timeout: 60_000 }, () => {
   it('hands the verified peer identity to the inbound side', async () => {
     // A TLS client with order's certificate: the user sidecar accepts it, and presents user's.
     const cert = order.certificate!.current()!;
-    const socket = tlsConnect({
-      host: '127.0.0.1',
-      port: user.inboundPort,
-      cert: cert.certPem,
-      key: cert.keyPem,
-      ca: cert.rootPem,
-      checkServerIdentity: () => undefined,
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('secureConnect', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await connectMeshTls(user.inboundPort, cert);
     assert.match(socket.getPeerX509Certificate()!.subjectAltName!, /sa\/user$/);
     socket.destroy();
     // Without a client certificate the handshake is refused.

@@ -83,7 +83,7 @@ export function startWorkloadCertificate(
     current = cert;
     resolveReady(cert);
     for (const fn of listeners) fn(cert);
-    const renewInMs = cert.notBefore + (cert.notAfter - cert.notBefore) * renewAt - now();
+    const renewInMs = renewDelayMs(cert, now(), renewAt);
     opts.log?.('info', 'workload certificate issued', {
       identity: cert.identity,
       notAfter: new Date(cert.notAfter).toISOString(),
@@ -119,6 +119,20 @@ export function startWorkloadCertificate(
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * How long until a certificate received at `received` is renewed: `renewAt` of its remaining
+ * life. Measured from when it arrived, not from notBefore: the CA backdates notBefore a minute
+ * for clock skew, which would put the half-life of a short-lived certificate in the past (and
+ * renew it in a tight loop).
+ */
+export function renewDelayMs(
+  cert: { notBefore: number; notAfter: number },
+  received: number,
+  renewAt: number,
+): number {
+  return Math.max(0, (cert.notAfter - Math.max(cert.notBefore, received)) * renewAt);
 }
 
 /** A fresh key pair and CSR, sent to the CA; checks what comes back before using it. */
