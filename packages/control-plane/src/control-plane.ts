@@ -3,7 +3,7 @@
 // one etcd produce the same snapshot for the same revision, because translate is pure.
 
 import type { Instance, Snapshot } from '@weft/model';
-import { CONFIG_PREFIX, DNS_PREFIX, INSTANCE_PREFIX, PREFIX } from './keys.js';
+import { CONFIG_PREFIX, DNS_PREFIX, INSTANCE_PREFIX, PREFIX, SECURITY_PREFIX } from './keys.js';
 import { decodeInstance } from './registry/registry.js';
 import type { KeyValue, Store, Watch, WatchEvent } from './store/types.js';
 import type {
@@ -138,7 +138,11 @@ export class ControlPlane {
     for (const fn of this.instanceListeners) fn(events);
   }
 
-  private onEvents(events: WatchEvent[]): void {
+  private onEvents(all: WatchEvent[]): void {
+    // The CA root and API tokens are not part of any snapshot: a token's use (its "last used"
+    // time) must not make a new version for every proxy.
+    const events = all.filter((e) => !e.kv.key.startsWith(SECURITY_PREFIX));
+    if (events.length === 0) return;
     const changes: InstanceEvent[] = [];
     for (const e of events) {
       const old = this.instances.get(e.kv.key);

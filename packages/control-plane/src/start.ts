@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { lockApi, type ApiAuthOptions, type ApiTlsOptions } from './api/lock.js';
 import { isElectable, soleLeadership, type Leadership } from './election/leadership.js';
 import { startDnsResolution, type Resolve } from './dns/resolver.js';
 import { dnsNamesOf } from './translate/service-entry.js';
@@ -57,6 +58,16 @@ export interface ControlPlaneOptions {
   caRoot?: RootFiles;
   /** Workload certificate lifetime (default 24 h; tests shorten it to watch rotation). */
   workloadCertLifetimeMs?: number;
+  /**
+   * Serve the API over HTTPS with a certificate from the mesh CA (SANs: loopback, localhost,
+   * this host's name, `host`, and `names`). The root is written to <dataDir>/ca.pem.
+   */
+  tls?: ApiTlsOptions | boolean;
+  /**
+   * Lock the API: every change needs a token (api/auth.ts). On the first start an admin token
+   * is written to `adminTokenFile` (default <dataDir>/admin-token, mode 0600).
+   */
+  auth?: ApiAuthOptions | boolean;
 }
 
 export interface RunningControlPlane {
@@ -68,6 +79,11 @@ export interface RunningControlPlane {
   leadership: Leadership;
   /** PEM of the mesh root: what proxies and clients trust. */
   caRoot: string;
+  /** With tls: where the root was written. */
+  caFile?: string;
+  /** With auth: the admin token file, and the token in it when this start wrote or read it. */
+  adminTokenFile?: string;
+  adminToken?: string;
   close(): Promise<void>;
 }
 
@@ -133,10 +149,23 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       ? undefined
       : new DashboardCollector({ cp, hub, intervalMs: dashboard.intervalMs });
   collector?.start();
+  const host = opts.host ?? '127.0.0.1';
+  const lock = await lockApi({
+    store,
+    log,
+    ca,
+    hub,
+    dataDir: opts.dataDir,
+    host,
+    tls: opts.tls === true ? {} : opts.tls || undefined,
+    auth: opts.auth === true ? {} : opts.auth || undefined,
+  });
   const server = createApiServer({
     cp,
     hub,
     log,
+    auth: lock.auth,
+    tls: lock.tls,
     admit: opts.admit,
     metrics,
     extraRoutes:
@@ -144,18 +173,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     ca,
     replica: () => ({ replica, leader: leadership.leader() }),
   });
-  const host = opts.host ?? '127.0.0.1';
   const port = await listenApi(server, host, opts.port ?? 15010);
-  log.info({ host, port, revision: snap?.version }, 'control plane listening');
+  log.info(
+    { host, port, revision: snap?.version, tls: lock.tls !== undefined, locked: !!lock.auth },
+    'control plane listening',
+  );
   return {
     port,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${lock.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    ...lock.files,
     cp,
     replica,
     leadership,
     caRoot: ca.rootPem,
     async close() {
       dns.close();
+      lock.auth?.tokens.close();
       await collector?.stop();
       await leadership.close();
       cp.close();

@@ -2,7 +2,9 @@
 // The CLI and the dashboard talk only to this; nothing reaches into the store from outside.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Instance, InstanceRegistration, Snapshot, Violation } from '@weft/model';
 import type { ControlPlane } from '../control-plane.js';
 import type { SnapshotHub } from '../distribute/hub.js';
@@ -20,6 +22,9 @@ import { HttpError, readJson, sendError, sendJson } from './http.js';
 import { CaError, type MeshCa } from '../ca/mesh-ca.js';
 import { issueCertificate, type CertificateRequest } from '../ca/issue-api.js';
 import { canonicalKind, KINDS } from './kinds.js';
+import { authenticate, authorize, bearerToken, type Action, type Principal } from './auth.js';
+import type { TokenBook } from './tokens.js';
+import { tokenRoutes } from './token-routes.js';
 
 const MAX_APPLY_BYTES = 8 << 20;
 const MAX_SMALL_BYTES = 64 << 10;
@@ -38,10 +43,47 @@ export interface ApiOptions {
   extraRoutes?: readonly ApiRoute[];
   /** The mesh CA: POST /v1/certificates signs workload CSRs with it. */
   ca?: MeshCa | undefined;
+  /** A locked control plane: every call is checked against these tokens (api/auth.ts). */
+  auth?: ApiAuth | undefined;
+  /** Serve HTTPS (and wss:// for the stream) with this certificate. */
+  tls?: { cert: string; key: string } | undefined;
+}
+
+export interface ApiAuth {
+  tokens: TokenBook;
+  /** Whether GETs of state need no token (the API listens on loopback only). */
+  openReads: boolean;
+  now?: () => number;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>;
-export type ApiRoute = [method: string, path: RegExp, handler: Handler];
+/**
+ * `access` says who may call a route (api/auth.ts): 'public' anyone; 'read' (default for GET)
+ * anyone with a token, or anyone when reads are open; 'admin' (default otherwise) admin tokens;
+ * 'scoped' any token, the handler checks the service it acts for with `requireScope`.
+ */
+export type ApiRoute = [
+  method: string,
+  path: RegExp,
+  handler: Handler,
+  access?: 'public' | 'read' | 'admin' | 'scoped',
+];
+
+export type ApiServer = Server | HttpsServer;
+
+/** Who sent a request, once the dispatcher checked its token (unlocked: an admin). */
+const principals = new WeakMap<IncomingMessage, Principal>();
+const UNLOCKED: Principal = { kind: 'admin', tokenId: '' };
+
+/** Throws 403 unless the request's credentials may act for this service. */
+export function requireScope(
+  req: IncomingMessage,
+  what: Extract<Action, { type: 'instance' | 'certificate' }>,
+): void {
+  const who = principals.get(req) ?? UNLOCKED;
+  const outcome = authorize(who, what, { openReads: false });
+  if (!outcome.allowed) throw new HttpError(outcome.status, outcome.code, outcome.message);
+}
 
 export interface ApplyResult {
   revision: number;
@@ -55,12 +97,16 @@ export interface ApplyResult {
   warnings: Violation[];
 }
 
-export function createApiServer(opts: ApiOptions): Server {
-  const { cp, hub, log, admit, metrics, ca } = opts;
+export function createApiServer(opts: ApiOptions): ApiServer {
+  const { cp, hub, log, admit, metrics, ca, auth } = opts;
   const registry = new Registry(cp.store);
+  const scopeOf =
+    (req: IncomingMessage) =>
+    (inst: Instance): void =>
+      requireScope(req, { type: 'instance', service: inst.service, namespace: inst.namespace });
 
   const routes: ApiRoute[] = [
-    ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { ok: true })],
+    ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { ok: true }), 'public'],
     [
       'GET',
       /^\/metrics$/,
@@ -70,6 +116,8 @@ export function createApiServer(opts: ApiOptions): Server {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(body);
       },
+      // Prometheus scrapes without credentials, as istiod's and Linkerd's metrics ports do.
+      'public',
     ],
     [
       'GET',
@@ -142,8 +190,15 @@ export function createApiServer(opts: ApiOptions): Server {
       /^\/v1\/instances$/,
       async (req, res) => {
         const body = (await readJson(req, MAX_SMALL_BYTES)) as InstanceRegistration;
-        sendJson(res, 201, await registry.register(body));
+        if (typeof body?.service === 'string')
+          requireScope(req, {
+            type: 'instance',
+            service: body.service,
+            namespace: typeof body.namespace === 'string' ? body.namespace : 'default',
+          });
+        sendJson(res, 201, await registry.register(body, scopeOf(req)));
       },
+      'scoped',
     ],
     [
       'GET',
@@ -158,8 +213,9 @@ export function createApiServer(opts: ApiOptions): Server {
     [
       'PUT',
       /^\/v1\/instances\/([^/]+)\/heartbeat$/,
-      async (_q, res, [id]) =>
-        sendJson(res, 200, await registry.heartbeat(decodeURIComponent(id ?? ''))),
+      async (req, res, [id]) =>
+        sendJson(res, 200, await registry.heartbeat(decodeURIComponent(id ?? ''), scopeOf(req))),
+      'scoped',
     ],
     [
       'PUT',
@@ -175,7 +231,11 @@ export function createApiServer(opts: ApiOptions): Server {
             'WEFT_ERR_BAD_REQUEST',
             'body must be {"healthy": true|false, "reason"?: "why"}',
           );
-        const inst = await registry.setHealth(decodeURIComponent(id ?? ''), body.healthy);
+        const inst = await registry.setHealth(
+          decodeURIComponent(id ?? ''),
+          body.healthy,
+          scopeOf(req),
+        );
         // The sidecar's words for a failed check (e.g. "GET /healthz answered 503"), for operators.
         log.info(
           { instance: inst.id, healthy: body.healthy, reason: body.reason },
@@ -183,14 +243,16 @@ export function createApiServer(opts: ApiOptions): Server {
         );
         sendJson(res, 200, inst);
       },
+      'scoped',
     ],
     [
       'DELETE',
       /^\/v1\/instances\/([^/]+)$/,
-      async (_q, res, [id]) => {
-        const { revision } = await registry.deregister(decodeURIComponent(id ?? ''));
+      async (req, res, [id]) => {
+        const { revision } = await registry.deregister(decodeURIComponent(id ?? ''), scopeOf(req));
         sendJson(res, 200, { deregistered: id, revision });
       },
+      'scoped',
     ],
     [
       'POST',
@@ -198,8 +260,15 @@ export function createApiServer(opts: ApiOptions): Server {
       async (req, res) => {
         if (!ca) throw new HttpError(404, 'WEFT_ERR_NOT_FOUND', 'this control plane runs no CA');
         const body = (await readJson(req, MAX_SMALL_BYTES)) as CertificateRequest;
-        sendJson(res, 201, await issueCertificate(ca, body));
+        sendJson(
+          res,
+          201,
+          await issueCertificate(ca, body, (identity) =>
+            requireScope(req, { type: 'certificate', ...identity }),
+          ),
+        );
       },
+      'scoped',
     ],
     ['GET', /^\/v1\/services$/, async (_q, res) => sendJson(res, 200, { items: services(cp) })],
     [
@@ -215,13 +284,50 @@ export function createApiServer(opts: ApiOptions): Server {
     ],
   ];
 
+  if (auth) routes.push(...tokenRoutes(auth.tokens, auth.now ?? Date.now));
   routes.push(...(opts.extraRoutes ?? []));
 
-  const server = createServer((req, res) => {
+  /** The request's principal, or the refusal to send; unlocked: everyone is an admin. */
+  const check = (req: IncomingMessage, access: NonNullable<ApiRoute[3]>): Principal => {
+    if (!auth) return UNLOCKED;
+    const now = (auth.now ?? Date.now)();
+    const who = authenticate(
+      bearerToken(req.headers.authorization),
+      (id) => auth.tokens.find(id),
+      now,
+    );
+    if (!('principal' in who)) throw new HttpError(who.status, who.code, who.message);
+    const action: Action =
+      access === 'public'
+        ? { type: 'public' }
+        : access === 'read'
+          ? { type: 'read' }
+          : access === 'admin'
+            ? { type: 'admin' }
+            : // Scoped routes check the service in the handler; here any token will do.
+              { type: 'stream' };
+    const outcome = authorize(who.principal, action, { openReads: auth.openReads });
+    if (!outcome.allowed) throw new HttpError(outcome.status, outcome.code, outcome.message);
+    if (who.principal.kind !== 'anonymous') auth.tokens.touch(who.principal.tokenId, now);
+    return who.principal;
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const matching = routes.filter(([, re]) => re.test(path));
     const route = matching.find(([m]) => m === req.method);
     const run = async (): Promise<void> => {
+      if (route) {
+        const who = check(req, route[3] ?? (route[0] === 'GET' ? 'read' : 'admin'));
+        principals.set(req, who);
+        // A long request (a watch, a tap, a long poll) ends when its token is revoked.
+        if (who.kind !== 'anonymous' && auth) {
+          const off = auth.tokens.onRevoke((id) => {
+            if (id === who.tokenId) res.destroy();
+          });
+          res.once('close', off);
+        }
+      }
       if (!route) {
         if (matching.length > 0)
           throw new HttpError(
@@ -242,10 +348,24 @@ export function createApiServer(opts: ApiOptions): Server {
       if (!res.headersSent) sendError(res, e);
       else res.destroy();
     });
-  });
-  server.on('upgrade', (req, socket, head) => {
-    if ((req.url ?? '').split('?')[0] === '/v1/stream') hub.handleUpgrade(req, socket, head);
-    else socket.destroy();
+  };
+  const server: ApiServer = opts.tls
+    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handle)
+    : createServer(handle);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if ((req.url ?? '').split('?')[0] !== '/v1/stream') return void socket.destroy();
+    let who: Principal;
+    try {
+      who = check(req, 'scoped');
+    } catch (err) {
+      const e = toHttpError(err);
+      const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+      socket.end(
+        `HTTP/1.1 ${e.status} ${e.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    hub.handleUpgrade(req, socket, head, who.kind === 'anonymous' || !auth ? undefined : who);
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable)
@@ -298,7 +418,7 @@ async function watchInstances(
   });
 }
 
-export async function listenApi(server: Server, host: string, port: number): Promise<number> {
+export async function listenApi(server: ApiServer, host: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -34,7 +34,13 @@ export function checkCertificateRequest(body: CertificateRequest): {
   return { csr, namespace, service };
 }
 
-export function issueCertificate(ca: MeshCa, body: CertificateRequest): Promise<IssuedCertificate> {
+/** `allow` throws when the caller's credentials do not speak for the identity asked for. */
+export function issueCertificate(
+  ca: MeshCa,
+  body: CertificateRequest,
+  allow?: (identity: { namespace: string; service: string }) => void,
+): Promise<IssuedCertificate> {
   const r = checkCertificateRequest(body);
+  allow?.({ namespace: r.namespace, service: r.service });
   return ca.issueWorkload(r.csr, { namespace: r.namespace, service: r.service });
 }

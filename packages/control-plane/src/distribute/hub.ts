@@ -31,7 +31,14 @@ interface Conn {
   deltas: boolean;
   /** The version the proxy runs once it applied everything sent to it (undefined: none). */
   base?: number;
+  /** The token the stream was opened with (a locked control plane). */
+  caller?: StreamCaller | undefined;
 }
+
+/** Who opened a stream: an admin token, or a bootstrap token scoped to one service. */
+export type StreamCaller =
+  | { kind: 'admin'; tokenId: string }
+  | { kind: 'bootstrap'; tokenId: string; service: string; namespace: string };
 
 export interface HubOptions {
   /** Versions kept to make deltas from. Default 64. */
@@ -80,8 +87,14 @@ export class SnapshotHub {
     for (const c of this.conns) if (c.status) this.send(c);
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, caller?: StreamCaller): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, caller));
+  }
+
+  /** Closes every stream opened with this token (it was revoked). */
+  closeToken(tokenId: string): void {
+    for (const c of this.conns)
+      if (c.caller?.tokenId === tokenId) c.ws.close(1008, 'token revoked');
   }
 
   statuses(): ProxyStatus[] {
@@ -101,8 +114,8 @@ export class SnapshotHub {
     this.wss.close();
   }
 
-  private accept(ws: WebSocket): void {
-    const conn: Conn = { ws, scope: WHOLE_MESH, deltas: false };
+  private accept(ws: WebSocket, caller: StreamCaller | undefined): void {
+    const conn: Conn = { ws, scope: WHOLE_MESH, deltas: false, caller };
     this.conns.add(conn);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return this.reject(conn, 'binary frames are not part of the protocol');
@@ -130,6 +143,18 @@ export class SnapshotHub {
         if (!n || typeof n.id !== 'string' || (n.role !== 'gateway' && n.role !== 'sidecar'))
           return this.reject(conn, 'hello needs node.id and node.role (gateway or sidecar)');
         const namespace = n.namespace ?? 'default';
+        const c = conn.caller;
+        // A bootstrap token speaks for one service: its sidecars may not pose as another's.
+        if (
+          c?.kind === 'bootstrap' &&
+          (namespace !== c.namespace ||
+            (n.service !== undefined && n.service !== c.service) ||
+            (n.role === 'sidecar' && n.service === undefined))
+        )
+          return this.reject(
+            conn,
+            `token ${c.tokenId} speaks for ${c.namespace}/${c.service} only (WEFT_ERR_AUTH_WRONG_SERVICE)`,
+          );
         conn.scope = scopeOf(msg.scope?.upstreams, namespace);
         conn.deltas = msg.deltas === true;
         const version = typeof msg.version === 'number' ? msg.version : undefined;

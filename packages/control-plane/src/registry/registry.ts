@@ -54,15 +54,21 @@ export function decodeInstance(kv: KeyValue): Instance {
   return { ...s, leaseId: kv.lease, revision: kv.modRevision };
 }
 
+/** Throws when the caller may not touch this instance (api/auth.ts decides). */
+export type Allow = (inst: Instance) => void;
+
 export class Registry {
   constructor(private readonly store: Store) {}
 
-  async register(r: InstanceRegistration): Promise<Instance> {
+  /** `allow` (the API's credentials check) sees the record an id would replace, before any write. */
+  async register(r: InstanceRegistration, allow?: Allow): Promise<Instance> {
     const problems = validateRegistration(r);
     if (problems.length > 0)
       throw new RegistryError('WEFT_ERR_BAD_REGISTRATION', problems.join('; '));
     const namespace = r.namespace ?? DEFAULT_NAMESPACE;
     const id = r.id ?? `${r.service}-${randomBytes(4).toString('hex')}`;
+    const old = await this.find(id);
+    if (old) allow?.(old);
     const lease = await this.store.grantLease(r.ttlSeconds ?? DEFAULT_TTL_SECONDS);
     const stored: Stored = {
       id,
@@ -75,7 +81,6 @@ export class Registry {
       weight: r.weight ?? 1,
     };
     // Re-registering an id (a restarted sidecar) replaces the old record and its lease.
-    const old = await this.find(id);
     const { revision } = await this.store.put(instanceKey(id), JSON.stringify(stored), {
       lease: lease.id,
     });
@@ -93,14 +98,14 @@ export class Registry {
     return kv ? decodeInstance(kv) : undefined;
   }
 
-  async heartbeat(id: string): Promise<Instance> {
-    const inst = await this.mustFind(id);
+  async heartbeat(id: string, allow?: Allow): Promise<Instance> {
+    const inst = await this.mustFind(id, allow);
     await this.store.keepAlive(inst.leaseId);
     return inst;
   }
 
-  async setHealth(id: string, healthy: boolean): Promise<Instance> {
-    const inst = await this.mustFind(id);
+  async setHealth(id: string, healthy: boolean, allow?: Allow): Promise<Instance> {
+    const inst = await this.mustFind(id, allow);
     if (inst.healthy === healthy) return inst;
     const { leaseId: lease, revision: _r, ...rest } = inst;
     const stored: Stored = { ...rest, healthy };
@@ -114,21 +119,22 @@ export class Registry {
    * Removes the instance and returns a revision at which it is gone: a proxy that ACKed a
    * snapshot of that version or newer no longer routes to it (what a draining sidecar waits for).
    */
-  async deregister(id: string): Promise<{ revision: number }> {
-    const inst = await this.mustFind(id);
+  async deregister(id: string, allow?: Allow): Promise<{ revision: number }> {
+    const inst = await this.mustFind(id, allow);
     await this.store.revokeLease(inst.leaseId).catch(async () => {
       await this.store.delete(instanceKey(inst.id));
     });
     return { revision: await this.store.revision() };
   }
 
-  private async mustFind(id: string): Promise<Instance> {
+  private async mustFind(id: string, allow?: Allow): Promise<Instance> {
     const inst = await this.find(id);
     if (!inst)
       throw new RegistryError(
         'WEFT_ERR_INSTANCE_NOT_FOUND',
         `no instance with id "${id}" (its lease may have expired)`,
       );
+    allow?.(inst);
     return inst;
   }
 }
