@@ -1,32 +1,40 @@
 #!/usr/bin/env node
-// What telemetry costs the Weft gateway: throughput and latency with telemetry off versus on,
-// every configuration measured in the same run, rounds in a rotated order, medians reported.
+// What telemetry costs the Weft gateway: the gateway's CPU time per request with telemetry off
+// versus on, at the same paced request rate, in many short interleaved slices.
 //
-//   npm run build && node bench/telemetry-cost.mjs              # 3 rounds
-//   node bench/telemetry-cost.mjs --rounds 5 --seconds 8
+//   npm run build && node bench/telemetry-cost.mjs               # 10 rounds of 4 x 3 s, ~3 min
+//   node bench/telemetry-cost.mjs --rounds 16 --saturate         # also closed-loop slices
+//   node bench/telemetry-cost.mjs --rounds 3 --cpu-prof          # V8 profiles, to look only
 //
-// Configurations (each its own gateway process, pinned to core 1, behind its own control plane):
+// Configurations (each its own gateway process pinned to core 1, behind its own control plane):
 //   off        the gateway's data plane with no telemetry at all (bench/lib/weft-bare-gateway.mjs):
 //              nobody subscribes to its diagnostics channels
 //   metrics    `weft gateway` as shipped: Istio metrics and weft_* internals, admin listener
 //   metrics+log          + `--access-log FILE` (JSON lines to a file)
 //   metrics+log+trace 1% + `--otlp-endpoint` to a local OTLP sink, `--trace-sampling 1`
 //
-// Per configuration and round: a saturating closed-loop load (autocannon, or wrk when
-// installed; 50 connections) for --seconds, reporting requests/s and requests per proxy
-// CPU-second (read from /proc, so a load generator that cannot keep up does not hide the
-// cost); then an open-loop paced client at --rate requests/s for --seconds, reporting p50/p99.
-// The backend is a node:http server answering 1 KB on core 0, with the load generator.
+// Why this shape (docs/performance.md "Cost of telemetry"): on this 2-vCPU machine a closed-loop
+// load generator shares core 0 with the backend, so it cannot saturate the gateway (measured:
+// the gateway's core 32-77 % busy), and its req/s follows whatever else runs on core 0; a
+// proxy that is not saturated also spends more CPU per request the less busy it is (fewer
+// requests per event-loop turn). Both made the old medians swing 2x for one configuration.
+// So the figure here is the gateway's own CPU time per request (all its threads, from
+// /proc/<pid>/task/*/schedstat, in ns) at one fixed offered rate for every configuration, which
+// is what a sidecar pays; its inverse is the throughput a saturated gateway core would give.
+// Each round runs one slice per configuration, back to back, in a rotated order, and takes each
+// configuration's ratio to `off` within the round; the result is the median of those ratios,
+// with their quartiles, so a machine that changes speed between rounds cancels out.
 // Everything on 127.0.0.1, bounded in time; only processes started here are stopped.
 
 import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { paced, saturate, saturationTool } from './lib/load.mjs';
-import { cpuSeconds, median } from './lib/measure.mjs';
+import { saturate, saturationTool } from './lib/load.mjs';
+import { cpuSnapshot, foreignCores, median, threadCpuNs } from './lib/measure.mjs';
 import { installCleanup, pinSelf, start, stop, waitForReadyLine } from './lib/proc.mjs';
 import { startWeft } from './lib/weft.mjs';
 
@@ -35,14 +43,16 @@ const LOAD_CPU = 0;
 const PROXY_CPU = 1;
 const { values: opts } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '6' },
-    rate: { type: 'string', default: '500' },
+    rounds: { type: 'string', default: '10' },
+    slice: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '3000' },
+    saturate: { type: 'boolean', default: false },
     connections: { type: 'string', default: '50' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(opts.rounds);
-const SECONDS = Number(opts.seconds);
+const SLICE = Number(opts.slice);
 const RATE = Number(opts.rate);
 const CONNECTIONS = Number(opts.connections);
 const log = (m) => process.stderr.write(`${m}\n`);
@@ -61,16 +71,44 @@ async function startOtlpSink() {
   return { url: `http://127.0.0.1:${server.address().port}`, seen, server };
 }
 
+/** A long-lived paced client (lib/paced-client.mjs serve) for one gateway: run(n) sends n. */
+function startPacer(url) {
+  const proc = start(
+    'pacer',
+    process.execPath,
+    [join(HERE, 'lib/paced-client.mjs'), url, String(RATE), 'serve'],
+    { cpu: LOAD_CPU, stdin: 'pipe' },
+  );
+  const lines = createInterface({ input: proc.child.stdout })[Symbol.asyncIterator]();
+  return {
+    proc,
+    async run(n) {
+      proc.child.stdin.write(`${n}\n`);
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`pacer for ${url} ended${proc.stderr}`);
+      return JSON.parse(value);
+    },
+    end: () => proc.child.stdin.end(),
+  };
+}
+
+/** Quartiles of a list (nearest rank), for the spread of per-round ratios. */
+function quartiles(xs) {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  const at = (p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
+  return [at(0.25), at(0.75)];
+}
+
 async function main() {
   installCleanup();
   if (!pinSelf(LOAD_CPU)) log('warning: taskset not available: nothing is pinned');
-  const tool = saturationTool();
   const tmp = mkdtempSync(join(os.tmpdir(), 'weft-telemetry-cost-'));
   const sink = await startOtlpSink();
   const backend = start('backend', process.execPath, [join(HERE, 'peers/backend.mjs')], {
     cpu: LOAD_CPU,
   });
   const peers = [];
+  const profDir = join(HERE, 'results', 'profiles');
   try {
     const b = await waitForReadyLine(backend);
     const accessLog = join(tmp, 'access.log');
@@ -90,76 +128,108 @@ async function main() {
         ],
       },
     ];
+    if (opts['cpu-prof']) mkdirSync(profDir, { recursive: true });
     for (const c of configs) {
+      const slug = c.name.replace(/[^a-z0-9]+/gi, '-');
       const w = await startWeft({
-        tmp: join(tmp, c.name.replace(/[^a-z0-9]+/gi, '-')),
+        tmp: join(tmp, slug),
         backendPort: b.port,
         proxyCpu: PROXY_CPU,
         loadCpu: LOAD_CPU,
+        // Node 20 refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
+        proxyNodeArgs: opts['cpu-prof']
+          ? [
+              '--cpu-prof',
+              `--cpu-prof-dir=${profDir}`,
+              `--cpu-prof-name=telemetry-${slug}.cpuprofile`,
+            ]
+          : [],
         ...(c.gatewayScript ? { gatewayScript: c.gatewayScript } : { gatewayArgs: c.gatewayArgs }),
       });
-      peers.push({ ...c, ...w, rounds: [] });
+      const url = `http://127.0.0.1:${w.port}/`;
+      peers.push({ ...c, ...w, url, pacer: startPacer(url), rounds: [] });
       log(`${c.name}: gateway pid ${w.proc.pid} on 127.0.0.1:${w.port}`);
     }
+    // Warm-up (JIT, connections, the first series and log lines), not recorded.
+    for (const p of peers) await p.pacer.run(RATE * 2);
+    const tool = saturationTool();
+    const perSlice = Math.round(RATE * SLICE);
+    const load0 = os.loadavg();
     for (let r = 0; r < ROUNDS; r++) {
-      const order = peers.map((_, i) => peers[(i + r) % peers.length]);
-      log(`round ${r + 1}/${ROUNDS}: ${order.map((p) => p.name).join(', ')}`);
+      // Rotated, and reversed every other round, so no configuration always follows another.
+      const rotated = peers.map((_, i) => peers[(i + r) % peers.length]);
+      const order = r % 2 ? rotated.reverse() : rotated;
+      const round = new Map();
       for (const p of order) {
-        const url = `http://127.0.0.1:${p.port}/`;
-        // Warm-up (JIT, connections), not recorded.
-        await saturate({ tool, url, connections: CONNECTIONS, seconds: 2, cpu: LOAD_CPU });
-        const cpu0 = cpuSeconds(p.proc.pid);
-        const sat = await saturate({
-          tool,
-          url,
-          connections: CONNECTIONS,
-          seconds: SECONDS,
-          cpu: LOAD_CPU,
-        });
-        const cpu = cpuSeconds(p.proc.pid) - cpu0;
-        const lat = await paced({
-          url,
-          rate: RATE,
-          seconds: SECONDS,
-          warmupSeconds: 1,
-          cpu: LOAD_CPU,
-        });
+        const s0 = cpuSnapshot();
+        const c0 = threadCpuNs(p.proc.pid);
+        const lat = await p.pacer.run(perSlice);
+        const cpuNs = threadCpuNs(p.proc.pid) - c0;
         const m = {
-          rps: sat.rps,
-          perCore: sat.requests / cpu,
-          busy: cpu / sat.seconds,
-          errors: sat.errors + sat.non2xx + lat.bad + lat.errors,
+          usPerRequest: cpuNs / 1e3 / perSlice,
+          foreign: foreignCores(s0, cpuSnapshot()),
           p50: lat.p50,
           p99: lat.p99,
+          errors: lat.bad + lat.errors,
         };
-        p.rounds.push(m);
-        log(
-          `  ${p.name.padEnd(22)} ${m.rps.toFixed(0)} req/s, ${m.perCore.toFixed(0)} req/CPU-s (core ${(m.busy * 100).toFixed(0)}% busy), p50 ${m.p50?.toFixed(2)} ms, p99 ${m.p99?.toFixed(2)} ms, errors ${m.errors}`,
-        );
+        if (opts.saturate) {
+          const c1 = threadCpuNs(p.proc.pid);
+          const sat = await saturate({
+            tool,
+            url: p.url,
+            connections: CONNECTIONS,
+            seconds: SLICE,
+            cpu: LOAD_CPU,
+          });
+          const cpu = (threadCpuNs(p.proc.pid) - c1) / 1e9;
+          m.rps = sat.rps;
+          m.busy = cpu / sat.seconds;
+          m.perCpuSecond = sat.requests / cpu;
+          m.errors += sat.errors + sat.non2xx;
+        }
+        round.set(p, m);
       }
+      const off = round.get(peers[0]);
+      for (const [p, m] of round) {
+        m.ratio = m.usPerRequest / off.usPerRequest;
+        if (opts.saturate) m.satRatio = off.perCpuSecond / m.perCpuSecond;
+        p.rounds.push(m);
+      }
+      log(
+        `round ${r + 1}/${ROUNDS}: ${peers
+          .map((p) => {
+            const m = round.get(p);
+            const sat = opts.saturate
+              ? `, ${m.rps.toFixed(0)} req/s at ${(m.busy * 100).toFixed(0)}% busy`
+              : '';
+            return `${p.name} ${m.usPerRequest.toFixed(1)} µs (x${m.ratio.toFixed(3)}${sat})`;
+          })
+          .join(
+            '; ',
+          )}; others used ${median([...round.values()].map((m) => m.foreign)).toFixed(2)} cores`,
+      );
     }
     const med = (p, k) => median(p.rounds.map((x) => x[k]));
-    const rows = peers.map((p) => ({
-      name: p.name,
-      rps: med(p, 'rps'),
-      perCore: med(p, 'perCore'),
-      p50: med(p, 'p50'),
-      p99: med(p, 'p99'),
-      errors: p.rounds.reduce((a, x) => a + x.errors, 0),
-    }));
-    const base = rows[0];
-    let md = `Telemetry cost, ${ROUNDS} rounds (medians), ${SECONDS} s phases, ${tool} -c${CONNECTIONS}, paced ${RATE}/s; node ${process.version}, ${os.cpus().length} cores, load average at the end ${os
-      .loadavg()
-      .map((x) => x.toFixed(1))
-      .join(' ')}\n\n`;
+    const load1 = os.loadavg();
+    const pct = (ratio) => `${((1 - 1 / ratio) * 100).toFixed(1)} %`;
+    let md = `Telemetry cost: ${ROUNDS} rounds x 4 slices of ${SLICE} s at ${RATE} requests/s (paced, open loop), gateway CPU per request; node ${process.version}, ${os.cpus().length} vCPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end; other processes used a median ${median(peers.flatMap((p) => p.rounds.map((m) => m.foreign))).toFixed(2)} cores during the slices\n\n`;
     md +=
-      '| gateway | requests/s | × off | requests per CPU-second | × off | p50 ms | p99 ms | p99 − off | errors |\n|---|---|---|---|---|---|---|---|---|\n';
-    for (const r of rows) {
-      md += `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / base.rps).toFixed(3)} | ${r.perCore.toFixed(0)} | ${(r.perCore / base.perCore).toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r === base ? '-' : `${r.p99 - base.p99 >= 0 ? '+' : ''}${(r.p99 - base.p99).toFixed(2)}`} | ${r.errors} |\n`;
+      '| gateway | CPU µs per request (median) | × off (median of rounds) | quartiles | throughput cost | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|\n';
+    for (const p of peers) {
+      const ratio = med(p, 'ratio');
+      const [q1, q3] = quartiles(p.rounds.map((m) => m.ratio));
+      md += `| ${p.name} | ${med(p, 'usPerRequest').toFixed(1)} | ${ratio.toFixed(3)} | ${q1.toFixed(3)}–${q3.toFixed(3)} | ${p === peers[0] ? '-' : pct(ratio)} | ${med(p, 'p50').toFixed(2)} | ${med(p, 'p99').toFixed(2)} | ${p.rounds.reduce((a, m) => a + m.errors, 0)} |\n`;
+    }
+    md +=
+      '\nThroughput cost = 1 − 1/ratio: what a gateway core that is saturated would lose, when CPU per request is what limits it.\n';
+    if (opts.saturate) {
+      md += `\nClosed loop (${tool} -c${CONNECTIONS}, ${SLICE} s slices, same rounds):\n\n| gateway | requests/s (median) | gateway core busy | requests per gateway CPU-second | cost (median of rounds) |\n|---|---|---|---|---|\n`;
+      for (const p of peers)
+        md += `| ${p.name} | ${med(p, 'rps').toFixed(0)} | ${(med(p, 'busy') * 100).toFixed(0)} % | ${med(p, 'perCpuSecond').toFixed(0)} | ${p === peers[0] ? '-' : pct(med(p, 'satRatio'))} |\n`;
     }
     const logs = [1, 2].map((i) => {
       try {
-        return statSync(`${join(tmp, 'access.log')}.${i}`).size;
+        return statSync(`${accessLog}.${i}`).size;
       } catch {
         return 0;
       }
@@ -170,19 +240,28 @@ async function main() {
     writeFileSync(
       join(HERE, 'results', `telemetry-cost-${Date.now()}.json`),
       JSON.stringify(
-        { rows, peers: peers.map((p) => ({ name: p.name, rounds: p.rounds })) },
+        {
+          rate: RATE,
+          slice: SLICE,
+          load: [load0, load1],
+          peers: peers.map((p) => ({ name: p.name, rounds: p.rounds })),
+        },
         null,
         2,
       ),
     );
   } finally {
     for (const p of peers.reverse()) {
+      p.pacer.end();
+      await stop(p.pacer.proc);
       await stop(p.proc);
       for (const e of p.extra ?? []) await stop(e);
     }
     await stop(backend);
     sink.server.close();
     rmSync(tmp, { recursive: true, force: true });
+    if (opts['cpu-prof'])
+      log(`profiles in ${profDir}: node bench/profile-summary.mjs <file> (slowed by the profiler)`);
   }
 }
 

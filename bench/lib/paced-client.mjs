@@ -5,6 +5,9 @@
 // Run as its own process pinned to the load-generator core:
 //   node bench/lib/paced-client.mjs <url> <rate/s> <seconds> [warmupSeconds] [hostHeader]
 // It prints one JSON line with latency percentiles in milliseconds.
+// With `serve` in place of <seconds> it stays up, keeps its connections, and runs one phase per
+// line read from stdin (the line is the number of requests), printing one JSON line each: the
+// orchestrator can then read the proxy's CPU time right before and after exactly those requests.
 //
 // Latency is measured from the moment the request is written (hrtime) to the last body byte.
 // `intended*` measures from the scheduled send time instead, so a late timer in this client
@@ -114,7 +117,7 @@ async function phase(count, record) {
     errors,
     firstError,
     rate,
-    seconds,
+    seconds: count / rate,
     p50: pct(s, 50),
     p90: pct(s, 90),
     p99: pct(s, 99),
@@ -125,6 +128,17 @@ async function phase(count, record) {
     lateP50: pct(sl, 50),
     lateP99: pct(sl, 99),
   };
+}
+
+if (secondsArg === 'serve') {
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const n = Number(line.trim());
+    if (!(n > 0)) break;
+    process.stdout.write(JSON.stringify(await phase(n, true)) + '\n');
+  }
+  agent.destroy();
+  process.exit(0);
 }
 
 // Warm-up at the same rate (connection set-up, JIT of this client's own code), not recorded.

@@ -46,12 +46,12 @@ export function pinSelf(cpu) {
  * Starts a process. `taskset` execs the real program, so the PID we get is the program's own.
  * stderr is kept (last 8 KB) for error messages; stdout is scanned for a JSON ready line.
  */
-export function start(name, cmd, args, { cpu, env, cwd } = {}) {
+export function start(name, cmd, args, { cpu, env, cwd, stdin = 'ignore' } = {}) {
   const [c, a] = pinned(cpu, cmd, args);
   const child = spawn(c, a, {
     cwd,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
   const proc = { name, child, pid: child.pid, stderr: '', stdout: '', exited: null };
   child.stderr.setEncoding('utf8');

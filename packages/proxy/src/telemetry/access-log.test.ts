@@ -2,7 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { RequestEndEvent } from './channels.js';
-import { compileAccessLogFormat, createStreamSink, toAccessLogRecord } from './access-log.js';
+import {
+  compileAccessLogFormat,
+  createStreamSink,
+  isoTime,
+  jsonLine,
+  toAccessLogRecord,
+} from './access-log.js';
 
 const e: RequestEndEvent = {
   proxyId: 'gateway',
@@ -45,6 +51,53 @@ describe('access log', () => {
     assert.equal(line.includes('\n'), false);
   });
 
+  it('writes the JSON line by hand exactly as JSON.stringify would, escapes included', () => {
+    const odd = {
+      ...e,
+      path: '/a"b\\c\u0001\u00e9\ud83d\ude00',
+      authority: 'h\n',
+      requestId: undefined,
+      endpoint: undefined,
+      requestBytes: undefined,
+      shadow: true as const,
+    };
+    for (const ev of [e, odd, { ...e, flag: undefined, traceId: undefined }]) {
+      const rec = toAccessLogRecord(ev, 1_764_765_024_123.4);
+      assert.equal(jsonLine(rec), JSON.stringify(rec));
+    }
+  });
+
+  it('formats start times as toISOString does, across second boundaries', () => {
+    for (const t of [0, 999, 1000, 1001, 1_764_765_024_000, 1_764_765_024_999.9, 1_764_765_025_007])
+      assert.equal(isoTime(t), new Date(t).toISOString());
+  });
+
+  it('hands lines to the stream in batches, not one write per line', async () => {
+    const chunks: string[] = [];
+    let arrived: () => void = () => undefined;
+    const stream = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        chunks.push(c.toString());
+        arrived();
+        cb();
+      },
+    });
+    const sink = createStreamSink(stream, { flushIntervalMs: 5 });
+    const first = new Promise<void>((r) => (arrived = r));
+    for (let i = 0; i < 3; i++) sink.write(`line ${i}`);
+    assert.equal(chunks.length, 0, 'nothing written on the request path');
+    // The timer hands the three lines over in one write.
+    await first;
+    assert.deepEqual(chunks, ['line 0\nline 1\nline 2\n']);
+    // A full batch (64 KiB) goes at once, without the timer.
+    const big = 'y'.repeat(1000);
+    for (let i = 0; i < 70; i++) sink.write(big);
+    assert.equal(chunks.length, 2);
+    await sink.close();
+    assert.equal(chunks.join('').split('\n').length - 1, 73);
+    assert.equal(sink.written(), 73);
+  });
+
   it('formats text templates of Envoy operators, with - for what is missing', () => {
     const rec = toAccessLogRecord({ ...e, requestId: undefined }, 1_000);
     const f = compileAccessLogFormat(
@@ -79,6 +132,7 @@ describe('access log', () => {
     });
     const sink = createStreamSink(failing);
     sink.write('first');
+    sink.flush();
     await new Promise((r) => setImmediate(r));
     sink.write('second');
     assert.equal(sink.dropped(), 1);
