@@ -128,6 +128,27 @@ describe('mutual TLS between sidecars', { timeout: 60_000 }, () => {
     assert.equal(plainEvent?.mutualTls, false);
   });
 
+  it('reuses pooled mutual-TLS connections: one handshake serves many requests', async () => {
+    const handshakes = async () => {
+      const text = await (await fetch(`http://${user.adminAddress}/stats/prometheus`)).text();
+      const m =
+        /^weft_downstream_connections_total\{listener="inbound",security="mutual_tls"\} (\d+)$/m.exec(
+          text,
+        );
+      assert.ok(m, 'no mutual_tls connection counter in the metrics');
+      return Number(m[1]);
+    };
+    // Sequential requests: order's pool has an idle connection to user for every one after the first.
+    await send(order.outboundPort, '/warm', 'user');
+    const before = await handshakes();
+    assert.ok(before >= 1, 'the warm-up request made no handshake');
+    for (let i = 0; i < 20; i++) {
+      const r = await send(order.outboundPort, `/pooled/${i}`, 'user');
+      assert.equal(r.status, 200, r.body);
+    }
+    assert.equal(await handshakes(), before, 'a pooled mTLS connection was not reused');
+  });
+
   it('hands the verified peer identity to the inbound side', async () => {
     // A TLS client with order's certificate: the user sidecar accepts it, and presents user's.
     const cert = order.certificate!.current()!;

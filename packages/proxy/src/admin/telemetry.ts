@@ -1,7 +1,6 @@
 // What `weft gateway` and `weft sidecar` start beside their traffic listeners: the metrics
 // registry, the access log (when asked for) and the admin server that serves them.
 
-import type { Server } from 'node:http';
 import type { ProxyNode } from '@weft/model';
 import type { DataPlane } from '../data-plane.js';
 import {
@@ -10,7 +9,7 @@ import {
   subscribeAccessLog,
   type AccessLogSink,
 } from '../telemetry/access-log.js';
-import { createProxyMetrics } from '../telemetry/metrics.js';
+import { createProxyMetrics, type ProxyMetricsOptions } from '../telemetry/metrics.js';
 import type { SpanExportStats } from '../telemetry/tracing/events.js';
 import type { AgentPool } from '../upstream/agent-pool.js';
 import { startAdminServer } from './server.js';
@@ -37,7 +36,7 @@ export interface ProxyTelemetry {
 export async function startProxyTelemetry(
   node: ProxyNode,
   dp: DataPlane,
-  listeners: readonly { name: string; server: Server }[],
+  listeners: NonNullable<ProxyMetricsOptions['listeners']>,
   agents: readonly AgentPool[],
   opts: TelemetryOptions,
 ): Promise<ProxyTelemetry> {

@@ -177,7 +177,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       node,
       dp,
       [
-        { name: 'inbound', server: inbound.server },
+        { name: 'inbound', server: inbound.server, accepted: inbound.accepted },
         { name: 'outbound', server: outbound.server },
       ],
       [dp.agents, inboundAgents],

@@ -40,8 +40,15 @@ export interface ProxyMetricsOptions {
   table: () => RouteTable | undefined;
   /** Connection pools to report (the data plane's, the inbound one). */
   agents?: readonly AgentPool[];
-  /** Listeners whose open downstream connections are reported, by name. */
-  listeners?: readonly { name: string; server: Server }[];
+  /**
+   * Listeners whose open downstream connections are reported, by name; `accepted` (the mesh
+   * inbound listener) counts connections by what they spoke.
+   */
+  listeners?: readonly {
+    name: string;
+    server: Server;
+    accepted?: () => { mutualTls: number; plaintext: number };
+  }[];
   /** Access-log sinks' counters, when access logs are on. */
   accessLog?: { written(): number; dropped(): number } | undefined;
   /** Span export counters, when tracing is on (telemetry/tracing/). */
@@ -317,6 +324,22 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
       }
     },
   });
+  const counted = (opts.listeners ?? []).filter((l) => l.accepted !== undefined);
+  if (counted.length > 0)
+    new Counter({
+      name: 'weft_downstream_connections_total',
+      help: 'Downstream connections accepted, by listener and security (mutual_tls: completed mTLS handshakes).',
+      labelNames: ['listener', 'security'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of counted) {
+          const a = l.accepted!();
+          this.inc({ listener: l.name, security: 'mutual_tls' }, a.mutualTls);
+          this.inc({ listener: l.name, security: 'none' }, a.plaintext);
+        }
+      },
+    });
   if (opts.accessLog !== undefined) {
     const sink = opts.accessLog;
     new Counter({

@@ -28,6 +28,11 @@ export interface MeshListenOptions extends Omit<ListenOptions, 'tls'> {
 
 export interface MeshListener extends Listener {
   refused(): number;
+  /**
+   * Connections accepted since start: completed mutual-TLS handshakes and plaintext connections.
+   * With keep-alive pools a handshake serves many requests (metrics, bench/mtls-cost.mjs).
+   */
+  accepted(): { mutualTls: number; plaintext: number };
 }
 
 export function listenMesh(
@@ -60,6 +65,8 @@ export function listenMesh(
     secure.closeAllConnections();
   };
   let refused = 0;
+  const accepted = { mutualTls: 0, plaintext: 0 };
+  secure.on('secureConnection', () => accepted.mutualTls++);
   const refuse = (
     socket: Socket,
     why: Parameters<NonNullable<MeshListenOptions['onRefused']>>[0],
@@ -85,6 +92,7 @@ export function listenMesh(
       secure.emit('connection', socket);
     } else {
       if (mode === 'STRICT') return refuse(socket, 'plaintext-under-strict');
+      accepted.plaintext++;
       plain.emit('connection', socket);
     }
   };
@@ -103,6 +111,7 @@ export function listenMesh(
         server: plain,
         port,
         refused: () => refused,
+        accepted: () => ({ ...accepted }),
         close: () => closeAll(raw, [plain, secure], opts.closeGraceMs ?? 5_000),
       });
     });
