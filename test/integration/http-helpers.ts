@@ -46,3 +46,33 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Registers an instance with a control plane's API (60 s lease); fails on anything but 201. */
+export async function registerInstance(
+  controlUrl: string,
+  instance: { service: string; address: string; port: number; id: string },
+): Promise<void> {
+  const res = await fetch(`${controlUrl}/v1/instances`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ttlSeconds: 60, ...instance }),
+  });
+  if (res.status !== 201)
+    throw new Error(`register ${instance.id}: ${res.status} ${await res.text()}`);
+}
+
+/** Applies one YAML file through the API; fails unless accepted. Returns the warnings. */
+export async function applyYaml(
+  controlUrl: string,
+  path: string,
+  content: string,
+): Promise<Array<{ field: string; message: string }>> {
+  const res = await fetch(`${controlUrl}/v1/apply`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ files: [{ path, content }] }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`apply ${path}: ${res.status} ${text}`);
+  return (JSON.parse(text) as { warnings: Array<{ field: string; message: string }> }).warnings;
+}

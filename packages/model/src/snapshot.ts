@@ -194,6 +194,11 @@ export interface Cluster {
   name: string;
   service: string;
   subset?: string;
+  /**
+   * Set on the clusters DestinationRule portLevelSettings add: traffic to this destination port
+   * uses this cluster instead of the portless one of the same service and subset.
+   */
+  port?: number;
   lb: LbPolicy;
   /** Set when the DestinationRule asks for consistent hashing; it replaces `lb`. */
   hash?: ConsistentHash;

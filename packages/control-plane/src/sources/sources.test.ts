@@ -271,5 +271,21 @@ describe(
       }
       assert.ok(loaded >= 70, `only ${loaded} resources loaded`);
     });
+
+    it('applies portLevelSettings (no warning) and names what it does not support inside them', () => {
+      const load = (name: string) =>
+        loadSources([{ path: name, text: readFileSync(join(COMPAT, name), 'utf8') }]);
+      const ratings = load('istio-api-examples/dr03-ratings-port-level-lb.yaml');
+      assert.deepEqual(ratings.violations, []);
+      assert.equal(ratings.resources.length, 1);
+      const google = load('bookinfo/networking/egress-rule-google-apis.yaml');
+      const portLevel = google.violations.filter((v) => v.field.includes('portLevelSettings'));
+      assert.deepEqual(
+        portLevel.map((v) => `${v.severity} ${v.field}`),
+        ['warning spec.trafficPolicy.portLevelSettings[0].tls.mode'],
+      );
+      assert.match(portLevel[0]!.message, /SIMPLE is not supported by Weft yet/);
+      assert.ok(portLevel[0]!.position, 'with its file position');
+    });
   },
 );

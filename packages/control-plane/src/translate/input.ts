@@ -146,7 +146,14 @@ export interface TrafficPolicyIn {
   retryBudget?: { percent?: { value?: number }; minRetryConcurrency?: number };
   /** ISTIO_MUTUAL and DISABLE are acted on; other modes are warned about at apply. */
   tls?: { mode?: string };
+  /** Per destination port: these four components replace the level's own (port-level.ts). */
+  portLevelSettings?: PortTrafficPolicyIn[];
 }
+
+export type PortTrafficPolicyIn = Pick<
+  TrafficPolicyIn,
+  'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'
+> & { port?: { number?: number } };
 
 export interface PeerAuthenticationIn {
   metadata: Meta;

@@ -44,6 +44,7 @@ import type {
   VirtualServiceIn,
 } from './input.js';
 import { clusterPoliciesOf } from './cluster-policy.js';
+import { portLevelPorts, portPolicy } from './port-level.js';
 import { translateAuthorization } from './authorization.js';
 import { endpointTlsIdentity, tlsModeOf, toPeerPolicies } from './security.js';
 
@@ -648,27 +649,31 @@ function serviceClusters(
   dr: DestinationRuleIn | undefined,
   secured: (e: Endpoint, drMode: string | undefined) => Endpoint,
 ) {
-  const out: Cluster[] = [
-    {
-      name: clusterName(fqdn),
+  const top = dr?.spec.trafficPolicy;
+  // portLevelSettings: one more cluster per port they name, for the service and each subset,
+  // with the policy Istio resolves for that port (port-level.ts).
+  const ports = portLevelPorts(dr);
+  const clustersOf = (
+    subset: string | undefined,
+    own: TrafficPolicyIn | undefined,
+    members: Endpoint[],
+  ): Cluster[] => {
+    const one = (port: number | undefined, ...policies: (TrafficPolicyIn | undefined)[]) => ({
+      name: clusterName(fqdn, subset, port),
       service: fqdn,
-      ...lbOf(dr?.spec.trafficPolicy),
-      ...clusterPoliciesOf(dr?.spec.trafficPolicy),
-      endpoints: list.map((e) => secured(e, tlsModeOf(dr?.spec.trafficPolicy))),
-    },
-  ];
+      ...(subset !== undefined ? { subset } : {}),
+      ...(port !== undefined ? { port } : {}),
+      ...lbOf(...policies),
+      ...clusterPoliciesOf(...policies),
+      endpoints: members.map((e) => secured(e, tlsModeOf(...policies))),
+    });
+    return [one(undefined, own, top), ...ports.map((p) => one(p, portPolicy(top, own, p)))];
+  };
+  const out = clustersOf(undefined, undefined, list);
   for (const subset of dr?.spec.subsets ?? []) {
     const labels = subset.labels ?? {};
-    out.push({
-      name: clusterName(fqdn, subset.name),
-      service: fqdn,
-      subset: subset.name,
-      ...lbOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
-      ...clusterPoliciesOf(subset.trafficPolicy, dr?.spec.trafficPolicy),
-      endpoints: list
-        .filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v))
-        .map((e) => secured(e, tlsModeOf(subset.trafficPolicy, dr?.spec.trafficPolicy))),
-    });
+    const members = list.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v));
+    out.push(...clustersOf(subset.name, subset.trafficPolicy, members));
   }
   return out;
 }

@@ -40,6 +40,11 @@ import { compileSniHostCheck } from './sni-host.js';
 import { compileRetryPolicy } from './retry-policy.js';
 import { compileClusterPolicy, createClusterStates, type ClusterStates } from './cluster-policy.js';
 import { compileUriRegexRewrite } from './rewrite.js';
+import {
+  indexPortClusters,
+  resolveDestinationClusters,
+  type PortClusters,
+} from './port-clusters.js';
 import type {
   CompiledAction,
   CompiledDestination,
@@ -111,7 +116,14 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
     for (const e of rc.endpoints) endpointKeys.add(e.key);
   }
 
-  const ctx: VhostContext = { clusters, warn, all, node: opts.node };
+  const ctx: VhostContext = {
+    clusters,
+    portClusters: indexPortClusters(clusters.values()),
+    byRequestPort: true,
+    warn,
+    all,
+    node: opts.node,
+  };
 
   const mesh = section(() =>
     at('mesh', () => {
@@ -132,7 +144,8 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
       node: opts.node,
       httpsRedirectPort: opts.httpsRedirectPort,
       warn,
-      compileVirtualHost: (vh) => compileVirtualHost(vh, ctx),
+      // A gateway's listener port is not a destination port (port-clusters.ts).
+      compileVirtualHost: (vh) => compileVirtualHost(vh, { ...ctx, byRequestPort: false }),
       allErrors: all,
     }),
   );
@@ -165,6 +178,10 @@ export function compileSnapshot(snapshot: Snapshot, opts: CompileOptions): Route
 
 interface VhostContext {
   clusters: ReadonlyMap<string, RuntimeCluster>;
+  /** DestinationRule portLevelSettings clusters (port-clusters.ts). */
+  portClusters: PortClusters;
+  /** Sidecar outbound: a destination without a port goes by the request's port. */
+  byRequestPort: boolean;
   warn: (msg: string) => void;
   /** CompileOptions.allErrors */
   all: boolean;
@@ -228,10 +245,13 @@ function compileCluster(
   const { algorithm, lb } = at('lb', () =>
     createClusterLoadBalancer(c.lb, endpoints, { hash, warmupMs }),
   );
+  if (c.port !== undefined && (!Number.isInteger(c.port) || c.port <= 0 || c.port > 65535))
+    throw new CompileError('port', `${String(c.port)} is not a port number`);
   return {
     name: c.name,
     service: typeof c.service === 'string' && c.service !== '' ? c.service : c.name,
     subset: c.subset,
+    ...(c.port !== undefined ? { port: c.port } : {}),
     policy: c.lb,
     algorithm,
     endpoints,
@@ -382,7 +402,9 @@ function compileForward(r: Route, a: RouteAction, ctx: VhostContext): CompiledAc
           return compileUriRegexRewrite(regex.match, regex.rewrite);
         });
   const mirrors = at('', () =>
-    compileMirrors(a.mirrors, ctx.clusters, (msg) => ctx.warn(`route ${String(r.id)}: ${msg}`)),
+    compileMirrors(mirrorsByPort(a.mirrors, ctx), ctx.clusters, (msg) =>
+      ctx.warn(`route ${String(r.id)}: ${msg}`),
+    ),
   );
   return {
     type: 'route',
@@ -430,9 +452,15 @@ function compileDestination(
     'response',
     ctx.warn,
   );
+  const port = typeof d.port === 'number' ? d.port : undefined;
   return {
-    clusterName: d.cluster,
-    cluster: ctx.clusters.get(d.cluster),
+    ...resolveDestinationClusters(
+      d.cluster,
+      port,
+      ctx.clusters,
+      ctx.portClusters,
+      ctx.byRequestPort,
+    ),
     host: typeof d.host === 'string' ? d.host : d.cluster,
     weight: d.weight,
     // rewrite.authority wins over a Host set through header ops.
@@ -442,6 +470,17 @@ function compileDestination(
         : request,
     response,
   };
+}
+
+/** A mirror that names a port goes to that port's cluster, when the rule has one. */
+function mirrorsByPort(mirrors: RouteAction['mirrors'], ctx: VhostContext): RouteAction['mirrors'] {
+  if (mirrors === undefined || ctx.portClusters.size === 0 || !Array.isArray(mirrors))
+    return mirrors;
+  return mirrors.map((m) => {
+    const own =
+      typeof m?.port === 'number' ? ctx.portClusters.get(m.cluster)?.get(m.port) : undefined;
+    return own === undefined ? m : { ...m, cluster: own.name };
+  });
 }
 
 /** Cumulative weights; one destination costs nothing per request. */

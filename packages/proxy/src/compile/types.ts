@@ -20,6 +20,8 @@ export interface RuntimeCluster {
   /** The FQDN, for messages and telemetry. */
   readonly service: string;
   readonly subset: string | undefined;
+  /** Set on a DestinationRule portLevelSettings cluster: the destination port it serves. */
+  readonly port?: number | undefined;
   readonly policy: LbPolicy;
   readonly algorithm: AlgorithmName;
   readonly endpoints: readonly EndpointState[];
@@ -75,6 +77,11 @@ export interface CompiledDestination {
   readonly clusterName: string;
   /** Resolved when compiling; undefined means 503 NC for requests that pick it. */
   readonly cluster: RuntimeCluster | undefined;
+  /**
+   * Sidecar outbound, no port named, and the DestinationRule has portLevelSettings: the
+   * request's port picks from these, else `cluster` (port-clusters.ts).
+   */
+  readonly byPort?: ReadonlyMap<number, RuntimeCluster> | undefined;
   readonly host: string;
   readonly weight: number;
   /** Route-level and destination-level ops merged (destination `set` wins). */

@@ -5,8 +5,10 @@
 // the snapshot only supplies the words (match blocks, fault, mirrors, CORS).
 
 import { retryPolicyFor } from '../compile/retry-policy.js';
+import { clusterForPort } from '../compile/port-clusters.js';
 import type { HostTable } from '../routing/host-table.js';
 import { authorityPort, normalizeHost } from '../routing/host-table.js';
+import { clusterName } from '@weft/model';
 import type {
   GatewayConfig,
   ProxyNode,
@@ -196,7 +198,7 @@ export function explainTable(
     trace.outcome = { kind: 'local', status: action.code, message: `redirect to ${location}` };
     return trace;
   }
-  const fwd = forwardTrace(action, source, opts.now, view.method);
+  const fwd = forwardTrace(action, source, opts.now, view.method, view.port);
   trace.action = fwd;
   trace.outcome = forwardOutcome(fwd);
   return trace;
@@ -207,6 +209,7 @@ function forwardTrace(
   source: Route | undefined,
   now: number,
   method: string,
+  port: number,
 ): ForwardTrace {
   // Weft's default retry conditions depend on the method: show the ones this request gets.
   const retry = retryPolicyFor(a.retry, method);
@@ -215,7 +218,7 @@ function forwardTrace(
     source?.action.type === 'route' ? source.action : undefined;
   const out: ForwardTrace = {
     type: 'route',
-    destinations: a.destinations.map((d) => destinationTrace(d, total, srcAction, now)),
+    destinations: a.destinations.map((d) => destinationTrace(d, total, srcAction, now, port)),
     timeoutMs: a.timeoutMs,
     retries: {
       attempts: retry.retries,
@@ -238,9 +241,15 @@ function destinationTrace(
   total: number,
   src: RouteAction | undefined,
   now: number,
+  port: number,
 ): DestinationTrace {
-  const given = src?.destinations.find((x) => x.cluster === d.clusterName);
-  const c = d.cluster;
+  // The request's port may pick a portLevelSettings cluster, as in the request handler.
+  const c = clusterForPort(d, port);
+  // The snapshot names the portless cluster; a port cluster stands beside it.
+  const portless = c?.port === undefined ? d.clusterName : clusterName(c.service, c.subset);
+  const given = src?.destinations.find(
+    (x) => x.cluster === d.clusterName || x.cluster === portless,
+  );
   const endpoints = (c?.endpoints ?? []).map((e) => ({
     id: e.id,
     address: e.key,
@@ -252,7 +261,7 @@ function destinationTrace(
   const rotation = healthy.filter((e) => !e.ejected);
   const out: DestinationTrace = {
     host: d.host,
-    cluster: d.clusterName,
+    cluster: c?.name ?? d.clusterName,
     weight: d.weight,
     percent: total > 0 ? Math.round((d.weight / total) * 1000) / 10 : 100,
     clusterFound: c !== undefined,

@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { ErrorCode, ResponseFlag } from '@weft/model';
 import { applyHeaderOps } from '../compile/header-ops.js';
 import { misdirected } from '../compile/sni-host.js';
+import { clusterForPort } from '../compile/port-clusters.js';
 import { corsReplyHeaders, corsResponseOps } from '../filters/cors/index.js';
 import { redirectLocation, rewritePath } from '../compile/rewrite.js';
 import type {
@@ -256,7 +257,8 @@ function handle(
     return sendRedirect(ctx, res, view, startedAt, route, action, block, filtered);
 
   const dest = action.pick(ctx.random);
-  const cluster = dest.cluster;
+  // DestinationRule portLevelSettings: the request's port may pick the cluster (sidecars).
+  const cluster = dest.byPort === undefined ? dest.cluster : clusterForPort(dest, view.port);
   // An allowed Origin gets the CORS headers on the proxy's own errors too (local-reply.ts).
   const replyHeaders =
     filtered?.origin === undefined ? undefined : corsReplyHeaders(filtered.cors!, filtered.origin);

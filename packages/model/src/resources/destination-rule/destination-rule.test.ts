@@ -107,9 +107,91 @@ describe('DestinationRule', () => {
       'spec.exportTo: not supported by Weft yet; ignored',
       'spec.workloadSelector: not supported by Weft yet; ignored',
       'spec.trafficPolicy.loadBalancer.localityLbSetting: not supported by Weft yet; ignored',
-      'spec.trafficPolicy.portLevelSettings: not supported by Weft yet; ignored',
       'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes: not supported by Weft yet; ignored',
     ]);
+  });
+
+  it('accepts portLevelSettings at the top level and in subsets', () => {
+    const spec = {
+      host: 'ratings',
+      trafficPolicy: {
+        loadBalancer: { simple: 'RANDOM' },
+        portLevelSettings: [
+          { port: { number: 80 }, loadBalancer: { simple: 'LEAST_REQUEST' } },
+          {
+            port: { number: 9080 },
+            connectionPool: { http: { http2MaxRequests: 10 } },
+            outlierDetection: { consecutive5xxErrors: 3 },
+            tls: { mode: 'ISTIO_MUTUAL' },
+          },
+        ],
+      },
+      subsets: [
+        {
+          name: 'v1',
+          trafficPolicy: {
+            portLevelSettings: [
+              { port: { number: 80 }, loadBalancer: { consistentHash: { useSourceIp: true } } },
+            ],
+          },
+        },
+      ],
+    };
+    const r = check(spec);
+    assert.deepEqual(r.violations, []);
+    assert.deepEqual(r.spec, spec);
+  });
+
+  it('rejects port-level settings without a port, out of range, twice for a port or empty', () => {
+    assert.deepEqual(
+      errors({
+        host: 'r',
+        trafficPolicy: {
+          portLevelSettings: [
+            { port: { number: 0 }, loadBalancer: { simple: 'RANDOM' } },
+            { port: { number: 65536 }, loadBalancer: { simple: 'RANDOM' } },
+            { port: { number: 80 }, loadBalancer: { simple: 'RANDOM' } },
+            { port: { number: 80 }, tls: { mode: 'DISABLE' } },
+            { port: { number: 81 } },
+          ],
+        },
+        subsets: [
+          {
+            name: 'v1',
+            trafficPolicy: { portLevelSettings: [{ outlierDetection: { interval: '0s' } }] },
+          },
+        ],
+      }),
+      [
+        'spec.trafficPolicy.portLevelSettings[0].port.number: port must be between 1 and 65535',
+        'spec.trafficPolicy.portLevelSettings[1].port.number: port must be between 1 and 65535',
+        'spec.trafficPolicy.portLevelSettings[3].port.number: duplicate port 80 (also spec.trafficPolicy.portLevelSettings[2])',
+        'spec.trafficPolicy.portLevelSettings[4]: set at least one of loadBalancer, connectionPool, outlierDetection, tls',
+        'spec.subsets[0].trafficPolicy.portLevelSettings[0].port: required',
+        'spec.subsets[0].trafficPolicy.portLevelSettings[0].outlierDetection.interval: must be at least 1ms',
+      ],
+    );
+  });
+
+  it('warns about port-level fields Weft does not implement', () => {
+    assert.deepEqual(
+      warnings({
+        host: 'r',
+        trafficPolicy: {
+          portLevelSettings: [
+            {
+              port: { number: 443 },
+              tls: { mode: 'SIMPLE' },
+              loadBalancer: { localityLbSetting: { enabled: true } },
+            },
+          ],
+        },
+      }),
+      [
+        'spec.trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting: not supported by Weft yet; ignored',
+        'spec.trafficPolicy.portLevelSettings[0].tls.mode: SIMPLE is not supported by Weft yet (only ISTIO_MUTUAL and DISABLE); the cluster uses auto mTLS',
+      ],
+    );
   });
 
   it('checks oneofs and ranges of fields it does not implement yet', () => {

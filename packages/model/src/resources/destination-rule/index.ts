@@ -41,20 +41,29 @@ const RESILIENCE_FIELDS = [
   'retryBudget.minRetryConcurrency',
 ] as const;
 
+/** What a PortTrafficPolicy may carry: the four components, never retryBudget. */
+const PORT_LEVEL_FIELDS = [
+  'port.number',
+  ...LOAD_BALANCER_FIELDS.map((f) => `loadBalancer.${f}`),
+  ...RESILIENCE_FIELDS.filter((f) => !f.startsWith('retryBudget.')),
+  'tls.mode',
+];
+
+/** The fields of a TrafficPolicy (top level or a subset's) that Weft implements. */
+const trafficPolicyFields = (at: string) => [
+  ...LOAD_BALANCER_FIELDS.map((f) => `${at}.loadBalancer.${f}`),
+  ...RESILIENCE_FIELDS.map((f) => `${at}.${f}`),
+  `${at}.tls.mode`,
+  ...PORT_LEVEL_FIELDS.map((f) => `${at}.portLevelSettings[].${f}`),
+];
+
 /** What Weft implements of a DestinationRule; every other field present gets a warning. */
 export const DESTINATION_RULE_SUPPORTED_FIELDS = [
   'spec.host',
-  ...LOAD_BALANCER_FIELDS.map((f) => `spec.trafficPolicy.loadBalancer.${f}`),
-  ...RESILIENCE_FIELDS.map((f) => `spec.trafficPolicy.${f}`),
+  ...trafficPolicyFields('spec.trafficPolicy'),
   'spec.subsets[].name',
   'spec.subsets[].labels',
-  ...LOAD_BALANCER_FIELDS.map((f) => `spec.subsets[].trafficPolicy.loadBalancer.${f}`),
-  ...RESILIENCE_FIELDS.map((f) => `spec.subsets[].trafficPolicy.${f}`),
-  'spec.trafficPolicy.tls.mode',
-  'spec.subsets[].name',
-  'spec.subsets[].labels',
-  ...LOAD_BALANCER_FIELDS.map((f) => `spec.subsets[].trafficPolicy.loadBalancer.${f}`),
-  'spec.subsets[].trafficPolicy.tls.mode',
+  ...trafficPolicyFields('spec.subsets[].trafficPolicy'),
 ];
 
 export const destinationRuleKind: ResourceKind<DestinationRuleSpec> = {

@@ -2,6 +2,7 @@
 // pkg/config/validation/validation.go (validateDestinationRule, validateTrafficPolicy, ...).
 import { checkHost, isDns1123Label, setMembers, type FieldPath, type Report } from '../checks.js';
 import { parseDurationMs } from '../duration.js';
+import { formatFieldPath } from '../field-path.js';
 import type { DestinationRuleSpec, LoadBalancerSettings, TrafficPolicy } from './schema.js';
 
 export function validateDestinationRule(
@@ -42,19 +43,34 @@ export function validateDestinationRule(
 }
 
 function validateTrafficPolicy(tp: TrafficPolicy, path: FieldPath, report: Report): TrafficPolicy {
-  // Weft originates only the mesh's own mutual TLS; TLS to outside servers is not implemented.
-  const tlsMode = tp.tls?.mode;
-  if (tlsMode === 'SIMPLE' || tlsMode === 'MUTUAL')
-    report.warning(
-      [...path, 'tls', 'mode'],
-      `${tlsMode} is not supported by Weft yet (only ISTIO_MUTUAL and DISABLE); the cluster uses auto mTLS`,
-    );
+  warnTlsMode(tp.tls?.mode, path, report);
   const loadBalancer =
     tp.loadBalancer && validateLoadBalancer(tp.loadBalancer, [...path, 'loadBalancer'], report);
   validateResilience(tp, path, report);
+  const ports = new Map<number, number>();
   const portLevelSettings = tp.portLevelSettings?.map((pl, i) => {
     const p = [...path, 'portLevelSettings', i];
-    if (pl.port?.number === undefined) report.error([...p, 'port'], 'required');
+    const port = pl.port?.number;
+    // A port number the schema rejected is gone from this copy, and already reported.
+    if (pl.port === undefined) report.error([...p, 'port'], 'required');
+    else if (port !== undefined) {
+      // istiod would use the first entry for a port and drop the rest without a word.
+      const first = ports.get(port);
+      if (first !== undefined)
+        report.error(
+          [...p, 'port', 'number'],
+          `duplicate port ${port} (also ${formatFieldPath([...path, 'portLevelSettings', first])})`,
+        );
+      else ports.set(port, i);
+    }
+    if (
+      pl.loadBalancer === undefined &&
+      pl.connectionPool === undefined &&
+      pl.outlierDetection === undefined &&
+      pl.tls === undefined
+    )
+      report.error(p, 'set at least one of loadBalancer, connectionPool, outlierDetection, tls');
+    warnTlsMode(pl.tls?.mode, p, report);
     validateResilience(pl, p, report);
     const lb =
       pl.loadBalancer && validateLoadBalancer(pl.loadBalancer, [...p, 'loadBalancer'], report);
@@ -65,6 +81,15 @@ function validateTrafficPolicy(tp: TrafficPolicy, path: FieldPath, report: Repor
     ...(loadBalancer ? { loadBalancer } : {}),
     ...(portLevelSettings ? { portLevelSettings } : {}),
   };
+}
+
+/** Weft originates only the mesh's own mutual TLS; TLS to outside servers is not implemented. */
+function warnTlsMode(mode: string | undefined, path: FieldPath, report: Report): void {
+  if (mode === 'SIMPLE' || mode === 'MUTUAL')
+    report.warning(
+      [...path, 'tls', 'mode'],
+      `${mode} is not supported by Weft yet (only ISTIO_MUTUAL and DISABLE); the cluster uses auto mTLS`,
+    );
 }
 
 /** Envoy's default maximum_ring_size. */
