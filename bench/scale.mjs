@@ -189,7 +189,17 @@ function startControl(store, name) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [WEFT, 'control', '--port', '0', '--store', store, '--data-dir', join(dir, name)],
+      [
+        WEFT,
+        'control',
+        '--insecure',
+        '--port',
+        '0',
+        '--store',
+        store,
+        '--data-dir',
+        join(dir, name),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WEFT_LOG_LEVEL: 'warn' } },
     );
     children.add(child);

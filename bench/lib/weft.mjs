@@ -63,7 +63,17 @@ export async function startWeft({
     const control = start(
       'weft-control',
       process.execPath,
-      [WEFT, 'control', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(tmp, 'weft-data')],
+      [
+        WEFT,
+        'control',
+        '--insecure',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--data-dir',
+        join(tmp, 'weft-data'),
+      ],
       { cpu: loadCpu, env },
     );
     procs.push(control);

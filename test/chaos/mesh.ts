@@ -125,7 +125,14 @@ export class ChaosMesh {
     this.control = this.track(
       startWeft(
         'control',
-        ['control', '--port', String(this.controlPort), '--data-dir', join(this.dataDir, 'store')],
+        [
+          'control',
+          '--insecure',
+          '--port',
+          String(this.controlPort),
+          '--data-dir',
+          join(this.dataDir, 'store'),
+        ],
         {
           logFile: join(this.logDir, 'control.log'),
           env: { WEFT_LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn' },

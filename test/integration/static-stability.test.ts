@@ -52,7 +52,14 @@ describe(
     const procs: WeftProcess[] = [];
 
     const startControl = async () => {
-      control = startWeft('control', ['control', '--port', String(controlPort), '--data-dir', dir]);
+      control = startWeft('control', [
+        'control',
+        '--insecure',
+        '--port',
+        String(controlPort),
+        '--data-dir',
+        dir,
+      ]);
       procs.push(control);
       await control.event((e) => e.event === 'ready');
     };

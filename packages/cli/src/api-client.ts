@@ -1,5 +1,10 @@
 // The CLI talks to the control plane's HTTP API only. Errors come back as
-// { error: { code, message, errors?, warnings? } } and are shown as they are.
+// { error: { code, message, errors?, warnings? } } and are shown as they are. A locked control
+// plane is reached over HTTPS trusting the mesh root, with a bearer token (credentials.ts finds
+// both); undici's fetch, because Node's own takes no CA per request.
+
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
+import type { Credentials } from './credentials.js';
 
 export class ApiError extends Error {
   constructor(
@@ -23,9 +28,21 @@ export interface Api {
     body?: unknown,
     opts?: { timeoutMs?: number },
   ): Promise<T>;
+  /** A raw call with the credentials (streams such as `get instances -w`). */
+  fetch(path: string, init?: { signal?: AbortSignal }): Promise<Response>;
 }
 
-export function createApi(base: string): Api {
+export function createApi(base: string, creds: Credentials = {}): Api {
+  const dispatcher = creds.ca ? new Agent({ connect: { ca: creds.ca } }) : undefined;
+  const auth: Record<string, string> = creds.token
+    ? { authorization: `Bearer ${creds.token}` }
+    : {};
+  const call = (url: string, init: RequestInit) =>
+    fetch(url, {
+      ...init,
+      headers: { ...auth, ...(init.headers as Record<string, string> | undefined) },
+      ...(dispatcher ? { dispatcher } : {}),
+    });
   const replicas = base
     .split(',')
     .map((u) => u.trim().replace(/\/$/, ''))
@@ -35,6 +52,7 @@ export function createApi(base: string): Api {
   return {
     base: root0,
     replicas,
+    fetch: (path, init) => call(`${root0}${path}`, init?.signal ? { signal: init.signal } : {}),
     async request<T>(
       method: string,
       path: string,
@@ -49,7 +67,7 @@ export function createApi(base: string): Api {
         for (let tried = 1; ; tried++) {
           root = replicas[at % replicas.length] ?? root0;
           try {
-            res = await fetch(`${root}${path}`, {
+            res = await call(`${root}${path}`, {
               method,
               headers: body === undefined ? {} : { 'content-type': 'application/json' },
               ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -67,7 +85,7 @@ export function createApi(base: string): Api {
         throw new ApiError(
           0,
           'WEFT_ERR_CONTROL_UNREACHABLE',
-          `cannot reach the control plane at ${root ?? root0} (${cause}); start it with \`weft control\` or pass --control URL`,
+          `cannot reach the control plane at ${root ?? root0} (${cause}); ${unreachableHint(cause, root ?? root0)}`,
           undefined,
         );
       }
@@ -95,4 +113,13 @@ export function createApi(base: string): Api {
       return parsed as T;
     },
   };
+}
+
+/** What to do about a failed connection, in plain words. */
+function unreachableHint(cause: string, url: string): string {
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(cause))
+    return 'its certificate is not trusted: pass --ca FILE (or WEFT_CA) with the mesh root (`weft control` writes it to DATA_DIR/ca.pem)';
+  if (url.startsWith('http:') && /ECONNRESET|UND_ERR_SOCKET|other side closed/i.test(cause))
+    return 'a locked control plane speaks HTTPS: use an https:// URL';
+  return 'start it with `weft control` or pass --control URL';
 }

@@ -6,9 +6,15 @@ import { applyCommand, deleteCommand, getCommand, GET_TARGETS } from './commands
 import { dashboardCommand, dashboardDir } from './commands/dashboard.js';
 import { parseHeader, parseLabel } from './commands/explain.js';
 import { parseFormat } from './output.js';
+import type { CreateFlags } from './commands/token.js';
 import { parseDurationMs } from '@weft/model';
-
-const DEFAULT_CONTROL = process.env.WEFT_CONTROL ?? 'http://127.0.0.1:15010';
+import {
+  controlUrl,
+  credentialsFor,
+  DEFAULT_CONTROL_URL,
+  saveContext,
+  type CredentialFlags,
+} from './credentials.js';
 
 function collectLabel(v: string, prev: Record<string, string>): Record<string, string> {
   const i = v.indexOf('=');
@@ -191,6 +197,11 @@ interface ControlFlags {
   dataDir: string;
   store?: string;
   etcdPrefix: string;
+  insecure?: boolean;
+  context: boolean;
+  adminTokenFile?: string;
+  tlsName: string[];
+  reads?: 'open' | 'token';
 }
 
 interface SidecarFlags extends TelemetryFlags, HardeningFlags {
@@ -256,9 +267,21 @@ export function buildProgram(): Command {
   const program = new Command('weft')
     .description('Weft service mesh: control plane, proxies and CLI')
     .addOption(
-      new Option('--control <url>', 'control plane URL')
-        .default(DEFAULT_CONTROL)
-        .env('WEFT_CONTROL'),
+      new Option(
+        '--control <url>',
+        `control plane URL (default: the current context, else ${DEFAULT_CONTROL_URL})`,
+      ).env('WEFT_CONTROL'),
+    )
+    .addOption(
+      new Option('--token <token>', 'API token (a locked control plane)').env('WEFT_TOKEN'),
+    )
+    .addOption(
+      new Option('--token-file <file>', 'read the API token from FILE').env('WEFT_TOKEN_FILE'),
+    )
+    .addOption(
+      new Option('--ca <file>', "PEM root the control plane's certificate chains to").env(
+        'WEFT_CA',
+      ),
     )
     .showHelpAfterError()
     .exitOverride();
@@ -272,6 +295,32 @@ export function buildProgram(): Command {
     .option('--store <url>', STORE_HELP)
     .option('--etcd-prefix <prefix>', "where Weft's keys live in etcd", '/weft/')
     .option('--no-dashboard', 'serve no dashboard and read no proxy metrics for it')
+    .option(
+      '--no-context',
+      'do not write the CLI context ($WEFT_HOME/contexts, default ~/.weft) that points at this control plane',
+    )
+    .option(
+      '--insecure',
+      'serve plain HTTP with no tokens: anyone who reaches the API can change the mesh',
+    )
+    .option(
+      '--admin-token-file <file>',
+      'the admin token: written there on first start, accepted when it exists (default <data-dir>/admin-token)',
+    )
+    .option(
+      '--tls-name <name>',
+      'another DNS name or IP for the API certificate (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option(
+      '--reads <who>',
+      'who may read state (config, instances, dashboard): open or token (default: open when --host is loopback)',
+      (v: string) => {
+        if (v !== 'open' && v !== 'token') throw new InvalidArgumentError('use open or token');
+        return v;
+      },
+    )
     .action(async (o: ControlFlags & { dashboard: boolean }) => {
       // Loaded on use: `weft get` should not pay for SQLite and the proxy at start-up.
       const { startControlPlane } = await import('@weft/control-plane');
@@ -286,9 +335,36 @@ export function buildProgram(): Command {
         etcdPrefix: o.etcdPrefix,
         admit: (s) => void checkSnapshot(s),
         dashboard: o.dashboard === false ? false : { dir: dashboardDir() },
+        ...(o.insecure
+          ? {}
+          : {
+              tls: { names: o.tlsName },
+              auth: {
+                ...(o.adminTokenFile ? { adminTokenFile: o.adminTokenFile } : {}),
+                ...(o.reads ? { openReads: o.reads === 'open' } : {}),
+              },
+            }),
       });
-      ready({ role: 'control', port: cp.port, url: cp.url });
-      process.exitCode = await untilSignal(() => cp.close());
+      // Like k3s's kubeconfig: the CLI on this machine finds the URL, the CA and the admin token.
+      const forget =
+        o.insecure || !o.context
+          ? () => undefined
+          : saveContext({
+              url: cp.url.replace(/\/\/(0\.0\.0\.0|\[::\]):/, '//127.0.0.1:'),
+              ...(cp.adminToken ? { tokenFile: cp.adminTokenFile } : {}),
+              ...(cp.caFile ? { caFile: cp.caFile } : {}),
+            });
+      ready({
+        role: 'control',
+        port: cp.port,
+        url: cp.url,
+        ...(cp.caFile ? { caFile: cp.caFile } : {}),
+        ...(cp.adminTokenFile ? { adminTokenFile: cp.adminTokenFile } : {}),
+      });
+      process.exitCode = await untilSignal(async () => {
+        forget();
+        await cp.close();
+      });
     });
 
   hardeningOptions(telemetryOptions(program.command('gateway')))
@@ -328,7 +404,7 @@ export function buildProgram(): Command {
         const { startGateway } = await import('@weft/proxy');
         const gw = await startGateway({
           ...telemetryFrom(o),
-          control: o.controlPlane ?? program.opts<{ control: string }>().control,
+          ...proxyControl(o.controlPlane),
           host: o.host,
           port: o.port,
           ...(o.httpsPort !== undefined ? { httpsPort: o.httpsPort } : {}),
@@ -416,7 +492,7 @@ export function buildProgram(): Command {
       const { startSidecar } = await import('@weft/proxy');
       const sc = await startSidecar({
         ...telemetryFrom(o),
-        control: o.controlPlane ?? program.opts<{ control: string }>().control,
+        ...proxyControl(o.controlPlane),
         ...(o.upstreams ? { upstreams: o.upstreams } : {}),
         service: o.service,
         namespace: o.namespace,
@@ -697,6 +773,48 @@ export function buildProgram(): Command {
       process.exitCode = await dashboardCommand(api(), o, (l) => process.stdout.write(`${l}\n`));
     });
 
+  const token = program
+    .command('token')
+    .description('API tokens of a locked control plane: create, list, revoke (admin only)');
+  token
+    .command('create')
+    .description(
+      'make a token and print it (only now): --service S for a sidecar (bootstrap), --admin for operators',
+    )
+    .option(
+      '--service <name>',
+      'a bootstrap token: may register and get certificates as SERVICE only',
+    )
+    .option('--namespace <ns>', "the bootstrap token's namespace", 'default')
+    .option('--admin', 'an admin token: may change config and manage tokens')
+    .option('--ttl <duration>', 'expires after this long, e.g. 24h (default: never)')
+    .option('--description <text>', 'shown by `weft token list`')
+    .option('-o, --output <format>', 'token (the secret alone) or json', (v: string) => {
+      if (v !== 'token' && v !== 'json') throw new InvalidArgumentError('use token or json');
+      return v;
+    })
+    .action(async (o: CreateFlags) => {
+      if (o.ttl !== undefined) duration(o.ttl);
+      const { tokenCreateCommand } = await import('./commands/token.js');
+      process.exitCode = await tokenCreateCommand(api(), o);
+    });
+  token
+    .command('list')
+    .description('every token: id, kind, scope, created, expiry, last use (never the secret)')
+    .option('-o, --output <format>', 'table, json or yaml', parseFormat, 'table' as const)
+    .action(async (o: { output: 'table' | 'json' | 'yaml' }) => {
+      const { tokenListCommand } = await import('./commands/token.js');
+      process.exitCode = await tokenListCommand(api(), o.output);
+    });
+  token
+    .command('revoke')
+    .description('revoke a token by id: its next request is refused and its streams close')
+    .argument('<id>', 'the id `weft token list` shows')
+    .action(async (id: string) => {
+      const { tokenRevokeCommand } = await import('./commands/token.js');
+      process.exitCode = await tokenRevokeCommand(api(), id);
+    });
+
   program
     .command('demo')
     .description("run the seed's mesh: control plane, gateway, user/order/stock with sidecars")
@@ -746,7 +864,23 @@ export function buildProgram(): Command {
       });
     });
 
-  const api = () => createApi(program.opts<{ control: string }>().control);
+  const control = () => controlUrl(program.opts<CredentialFlags>().control);
+  /** A proxy's control URL and credentials (its own token only; see credentials.ts). */
+  const proxyControl = (flag: string | undefined) => {
+    const url = flag ?? control();
+    const credentials = credentialsFor(
+      url,
+      program.opts<CredentialFlags>(),
+      process.env,
+      process.cwd(),
+      true,
+    );
+    return { control: url, ...(credentials.token || credentials.ca ? { credentials } : {}) };
+  };
+  const api = () => {
+    const url = control();
+    return createApi(url, credentialsFor(url, program.opts<CredentialFlags>()));
+  };
   return program;
 }
 

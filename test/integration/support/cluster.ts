@@ -31,7 +31,7 @@ export function startControlProcess(
   timeoutMs = 30_000,
   onLog?: (all: string) => void,
 ): Promise<ControlProcess> {
-  const child = spawn(process.execPath, [WEFT, 'control', '--port', '0', ...args], {
+  const child = spawn(process.execPath, [WEFT, 'control', '--insecure', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WEFT_LOG_LEVEL: 'info' },
   });

@@ -24,9 +24,9 @@ export async function watchInstancesCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const q = service ? `&service=${encodeURIComponent(service)}` : '';
-  let res: Response;
+  let res: Awaited<ReturnType<Api['fetch']>>;
   try {
-    res = await fetch(`${api.base}/v1/instances?watch=true${q}`, signal ? { signal } : {});
+    res = await api.fetch(`/v1/instances?watch=true${q}`, signal ? { signal } : {});
   } catch (err) {
     if (signal?.aborted) return 0;
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
