@@ -148,6 +148,13 @@ describe('Prometheus scraping the demo mesh', { timeout: 180_000 }, () => {
     // The raw counters, on both sides of the hop: exactly what was sent.
     await untilValue(`sum(istio_requests_total{${SRC},response_code="200"})`, N + 1);
     await untilValue(`sum(istio_requests_total{${DST},response_code="200"})`, N + 1);
+    // The destination side knows its caller (peer metadata over mutual TLS), as in Istio.
+    assert.equal(
+      await scalar(
+        `sum(istio_requests_total{${DST},source_workload="istio-ingressgateway",source_principal="spiffe://cluster.local/ns/default/sa/istio-ingressgateway",connection_security_policy="mutual_tls"})`,
+      ),
+      N + 1,
+    );
     assert.equal(await scalar(`sum(istio_request_bytes_count{${SRC}})`), N + 1);
     assert.equal(await scalar(`sum(istio_response_bytes_count{${DST}})`), N + 1);
     assert.ok((await scalar(`sum(istio_response_bytes_sum{${SRC}})`))! > 0);

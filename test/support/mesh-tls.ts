@@ -45,6 +45,8 @@ export interface MeshServices<S extends readonly string[]> {
 export async function startMeshServices<const S extends readonly string[]>(
   controlUrl: string,
   services: S,
+  /** Extra labels per service's sidecar (e.g. a version). */
+  labels: Partial<Record<S[number], Record<string, string>>> = {},
 ): Promise<MeshServices<S>> {
   const apps = await Promise.all(services.map((s) => startFakeUpstream(s)));
   const sidecars = await Promise.all(
@@ -55,6 +57,7 @@ export async function startMeshServices<const S extends readonly string[]>(
         id: `${service}-1`,
         appPort: apps[i]!.port,
         ttlSeconds: 30,
+        labels: labels[service as S[number]],
       }),
     ),
   );

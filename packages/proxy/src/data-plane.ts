@@ -50,6 +50,8 @@ export interface DataPlaneOptions {
   tracer?: Tracer | undefined;
   /** Gateway: X-Forwarded-For hops to trust (Istio's numTrustedProxies). */
   numTrustedProxies?: number;
+  /** Peer metadata header value sent to mesh upstreams (telemetry/peer-metadata.ts). */
+  peerMetadata?: string | undefined;
   /** This proxy's workload certificate: with it, endpoints with a tlsIdentity get mutual TLS. */
   certificate?: WorkloadCertificateSource | undefined;
 }
@@ -101,6 +103,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       : {}),
     ...(opts.tracer !== undefined ? { tracer: opts.tracer } : {}),
     ...(opts.numTrustedProxies !== undefined ? { numTrustedProxies: opts.numTrustedProxies } : {}),
+    peerMetadata: opts.peerMetadata,
   };
   const getTable = () => current;
 

@@ -17,6 +17,8 @@ import { loadServerCertificates, type ServerCertificates } from '../tls/server-c
 import { createProxyTracing, type TracingFlags } from '../telemetry/tracing/index.js';
 import type { ControlCredentials } from '../tls/control-client.js';
 import { startMeshIdentity } from '../tls/mesh-identity.js';
+import { workloadOfNode } from '../telemetry/istio-labels.js';
+import { encodePeerMetadata } from '../telemetry/peer-metadata.js';
 import { createLog } from './log.js';
 
 export interface GatewayOptions extends TelemetryOptions {
@@ -125,6 +127,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     log,
     tracer: tracing?.tracer,
     certificate,
+    // Who the gateway is, told to mesh sidecars over mutual TLS (telemetry/peer-metadata.ts).
+    peerMetadata:
+      certificate === undefined
+        ? undefined
+        : encodePeerMetadata(workloadOfNode(node), opts.service ?? 'istio-ingressgateway'),
     httpsRedirectPort: () => https?.port,
     beforeSwap: prepareTls,
     ...(opts.numTrustedProxies !== undefined ? { numTrustedProxies: opts.numTrustedProxies } : {}),

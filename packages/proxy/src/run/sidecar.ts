@@ -25,6 +25,8 @@ import { createDrainable } from './drain.js';
 import { DEFAULT_HEALTH_CHECK, startHealthCheck, type HealthCheckOptions } from './health-check.js';
 import { validateThresholds } from './health-state.js';
 import { createProxyTracing, type TracingFlags } from '../telemetry/tracing/index.js';
+import { workloadOfNode } from '../telemetry/istio-labels.js';
+import { encodePeerMetadata } from '../telemetry/peer-metadata.js';
 import { createLog, type LogFn } from './log.js';
 import { createRegistration } from './registration.js';
 
@@ -137,7 +139,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
           log,
         });
   const tracing = await createProxyTracing(opts.tracing, node, log);
-  const dp = createDataPlane({ node, log, tracer: tracing?.tracer, certificate });
+  // Who this sidecar is, told to mesh peers over mutual TLS (telemetry/peer-metadata.ts).
+  const peerMetadata =
+    certificate === undefined ? undefined : encodePeerMetadata(workloadOfNode(node), opts.service);
+  const dp = createDataPlane({ node, log, tracer: tracing?.tracer, certificate, peerMetadata });
   // Its own pool (not the data plane's, whose sweep keeps only snapshot endpoints), held here
   // so that metrics can read it.
   const inboundAgents = createAgentPool();
@@ -148,6 +153,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       proxyId: node.id,
       tracer: tracing?.tracer,
       agents: inboundAgents,
+      peerMetadata,
       // Authorization applies here, on the server side, with the current table's policies.
       authz: () => dp.table()?.authz,
       ...(opts.numTrustedProxies !== undefined

@@ -15,6 +15,8 @@ import { createEndpointLoad } from '../lb/endpoint-load.js';
 import { algorithms } from '../lb/registry.js';
 import type { EndpointState } from '../lb/types.js';
 import { requestEndChannel } from '../telemetry/channels.js';
+import { PEER_METADATA_HEADER } from '../telemetry/peer-metadata.js';
+import { isMutualTls } from '../tls/peer-identity.js';
 import type { LogFn } from '../telemetry/log.js';
 import type { Tracer } from '../telemetry/tracing/tracer.js';
 import { createAgentPool, type AgentPool } from '../upstream/agent-pool.js';
@@ -49,6 +51,11 @@ export interface InboundOptions {
   peerPrincipal?: PeerPrincipal;
   /** X-Forwarded-For hops to trust for `remote.ip` beyond the calling proxy (default 0). */
   numTrustedProxies?: number;
+  /**
+   * This sidecar's peer metadata header value (telemetry/peer-metadata.ts): sent back on
+   * responses to callers that sent theirs over mutual TLS, as Istio's metadata exchange does.
+   */
+  peerMetadata?: string | undefined;
 }
 
 export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler {
@@ -85,6 +92,15 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
     responseOps: NO_HEADER_OPS,
     label: cluster.service,
   };
+  // The same, answering a mesh peer's metadata with ours (chosen per request, built once).
+  const meta = opts.peerMetadata;
+  const exchangeTarget: ForwardTarget =
+    meta === undefined
+      ? target
+      : {
+          ...target,
+          responseOps: { ...NO_HEADER_OPS, append: [PEER_METADATA_HEADER, meta], empty: false },
+        };
 
   const authzOptions = {
     proxyId: opts.proxyId,
@@ -135,7 +151,7 @@ export function createInboundHandler(opts: InboundOptions): ProxyRequestHandler 
       });
       forward(
         ctx,
-        target,
+        headers.peerMetadata !== undefined && isMutualTls(req.socket) ? exchangeTarget : target,
         req,
         res,
         {

@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { requestEndChannel, type RequestEndEvent } from '../telemetry/channels.js';
 import { measureWireBytes } from '../telemetry/wire-bytes.js';
+import { PEER_METADATA_HEADER } from '../telemetry/peer-metadata.js';
 import { isMutualTls, peerIdentity } from '../tls/peer-identity.js';
 import type { ForwardContext } from '../upstream/forward.js';
 import type { TraceHop } from '../telemetry/tracing/tracer.js';
@@ -36,9 +37,15 @@ export function publishLocal(
     requestId: undefined,
     mutualTls: isMutualTls(view.req.socket),
     peerPrincipal: peerIdentity(view.req.socket),
+    // Off the forwarding path: a local reply may read the header map.
+    peerMetadata: firstHeader(view.req.headers[PEER_METADATA_HEADER]),
   };
   measureWireBytes(event, view.req.socket);
   requestEndChannel.publish(event);
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** Spans for a local reply, when tracing is on and the request is sampled. */

@@ -62,6 +62,8 @@ export interface RequestHandlerOptions {
   numTrustedProxies?: number;
   /** Gateway: the verified identity of a connection's peer, for authorization. */
   peerPrincipal?: PeerPrincipal;
+  /** This proxy's peer metadata header for mesh upstreams (telemetry/peer-metadata.ts). */
+  peerMetadata?: string | undefined;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -83,6 +85,7 @@ export function createForwardContext(
     connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     maxBufferedBodyBytes: opts.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES,
     trace: opts.tracer?.hop(kind),
+    peerMetadata: opts.peerMetadata,
   };
 }
 

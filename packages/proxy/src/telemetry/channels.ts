@@ -51,6 +51,19 @@ export interface RequestEndEvent {
    */
   mutualTls?: boolean;
   peerPrincipal?: string | undefined;
+  /**
+   * The downstream peer's metadata header as received (telemetry/peer-metadata.ts); metrics
+   * believe it only when it agrees with `peerPrincipal`.
+   */
+  peerMetadata?: string | undefined;
+  /** The SPIFFE ID the upstream endpoint proved over mutual TLS; undefined for plaintext. */
+  upstreamIdentity?: string | undefined;
+  /** The upstream's metadata header from its response, checked against `upstreamIdentity`. */
+  upstreamPeerMetadata?: string | undefined;
+  /** The request was gRPC (content-type application/grpc...): request_protocol "grpc". */
+  grpc?: boolean;
+  /** grpc-status of a gRPC response (header, or trailer once the body ended); -1 = none. */
+  grpcStatus?: number;
 }
 
 export interface EndpointEjectedEvent {

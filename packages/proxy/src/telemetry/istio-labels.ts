@@ -1,6 +1,6 @@
 // Istio's standard metric labels, worked out from what a proxy knows: its own node (service,
-// namespace, labels) and, for the far side of an outbound request, the cluster and the
-// endpoint's labels in the snapshot. Pure and computed once per series (cached by the
+// namespace, labels) and, for the far side, the cluster and the endpoint's labels in the
+// snapshot, the peer's verified certificate and the metadata it sent (peer-metadata.ts). Pure and computed once per series (cached by the
 // metrics module), never per request. Every value comes from configuration, registration or a
 // small fixed set (status codes, response flags): never from a path, a header or a query, so
 // no label can take unbounded values.
@@ -79,7 +79,7 @@ export function workloadOf(
   return {
     workload: labels['weft.io/workload'] ?? (version === undefined ? app : `${app}-${version}`),
     namespace,
-    // Set from the peer's certificate once mTLS exists (see RequestEndEvent.peerPrincipal).
+    // A peer's comes from its certificate (telemetry/peer-metadata.ts, metrics.ts).
     principal: UNKNOWN,
     app,
     version: version ?? UNKNOWN,
@@ -136,6 +136,9 @@ export interface SeriesInput {
   flags: string | undefined;
   mutualTls: boolean | undefined;
   peerPrincipal: string | undefined;
+  /** gRPC request (content-type application/grpc), and its grpc-status (-1: none). */
+  grpc?: boolean | undefined;
+  grpcStatus?: number | undefined;
 }
 
 /**
@@ -168,13 +171,17 @@ export function istioLabels(i: SeriesInput): IstioLabels {
     destination_canonical_service: destination.canonicalService,
     destination_canonical_revision: destination.canonicalRevision,
     destination_cluster: destination.cluster,
-    // HTTP/1.1 only for now; gRPC (and grpc_response_status) come with HTTP/2.
-    request_protocol: 'http',
+    // As Istio: "grpc" when the content-type says gRPC, else "http" (the wire is HTTP/1.1).
+    request_protocol: i.grpc === true ? 'grpc' : 'http',
     response_code: String(i.status),
-    grpc_response_status: '',
+    // gRPC's 17 codes; anything else an upstream sends is not a label value.
+    grpc_response_status:
+      i.grpc === true && i.grpcStatus !== undefined && i.grpcStatus >= 0 && i.grpcStatus <= 16
+        ? String(i.grpcStatus)
+        : '',
     response_flags: i.flags ?? '-',
     // Istio: the destination side knows whether the connection was mTLS; the source side
-    // says "unknown". Until the mTLS work sets RequestEndEvent.mutualTls, inbound says none.
+    // says "unknown".
     connection_security_policy: destinationSide
       ? i.mutualTls === true
         ? 'mutual_tls'

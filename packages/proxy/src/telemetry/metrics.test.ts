@@ -2,7 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RouteTable } from '../compile/types.js';
 import { requestEndChannel, type RequestEndEvent } from './channels.js';
+import { workloadOf } from './istio-labels.js';
 import { createProxyMetrics } from './metrics.js';
+import { encodePeerMetadata, MAX_DISTINCT } from './peer-metadata.js';
 
 const CLUSTER = 'outbound|||user.default.svc.cluster.local';
 
@@ -68,6 +70,13 @@ describe('proxy metrics', () => {
     role: 'gateway' as const,
     namespace: 'default',
     labels: { istio: 'ingressgateway' },
+  };
+  const sidecar = {
+    id: 'user-1.sidecar',
+    role: 'sidecar' as const,
+    namespace: 'default',
+    labels: { app: 'user', version: 'v1' },
+    service: 'user',
   };
 
   it('counts requests under Istio labels from the endpoint that answered, never the path', async () => {
@@ -158,13 +167,6 @@ describe('proxy metrics', () => {
   });
 
   it('reports the sidecar inbound side as destination, with its own workload', async () => {
-    const sidecar = {
-      id: 'user-1.sidecar',
-      role: 'sidecar' as const,
-      namespace: 'default',
-      labels: { app: 'user', version: 'v1' },
-      service: 'user',
-    };
     const m = createProxyMetrics({ node: sidecar, table: () => undefined, processMetrics: false });
     try {
       m.record(
@@ -189,5 +191,156 @@ describe('proxy metrics', () => {
     } finally {
       m.close();
     }
+  });
+
+  describe('mesh peers', () => {
+    const ORDER_ID = 'spiffe://cluster.local/ns/shop/sa/order';
+    const orderMeta = encodePeerMetadata(
+      workloadOf({ app: 'order', version: 'v2' }, 'order', 'shop'),
+      'order',
+    );
+    const inbound = (over: Partial<RequestEndEvent>) =>
+      event({
+        proxyId: sidecar.id,
+        kind: 'inbound',
+        cluster: 'inbound|8080||',
+        endpoint: '127.0.0.1:8080',
+        mutualTls: true,
+        peerPrincipal: ORDER_ID,
+        ...over,
+      });
+
+    const sidecarMetrics = () =>
+      createProxyMetrics({ node: sidecar, table: () => undefined, processMetrics: false });
+
+    it('fills source_* on reporter=destination from metadata its caller proved, else from the certificate', async () => {
+      const m = sidecarMetrics();
+      try {
+        m.record(inbound({ peerMetadata: orderMeta }));
+        // Metadata another identity presents is not believed: the certificate's facts remain.
+        m.record(
+          inbound({
+            peerMetadata: orderMeta,
+            peerPrincipal: 'spiffe://cluster.local/ns/shop/sa/stock',
+          }),
+        );
+        m.record(inbound({ mutualTls: false, peerPrincipal: undefined, peerMetadata: orderMeta }));
+        const text = await m.registry.metrics();
+        assert.equal(
+          sample(text, 'istio_requests_total', {
+            reporter: 'destination',
+            source_workload: 'order-v2',
+            source_workload_namespace: 'shop',
+            source_principal: ORDER_ID,
+            source_app: 'order',
+            source_version: 'v2',
+            source_canonical_service: 'order',
+            source_canonical_revision: 'v2',
+            destination_workload: 'user-v1',
+            connection_security_policy: 'mutual_tls',
+          }),
+          1,
+        );
+        assert.equal(
+          sample(text, 'istio_requests_total', {
+            source_workload: 'stock',
+            source_workload_namespace: 'shop',
+            source_app: 'stock',
+            source_version: 'unknown',
+            source_canonical_service: 'stock',
+          }),
+          1,
+        );
+        assert.equal(
+          sample(text, 'istio_requests_total', {
+            source_workload: 'unknown',
+            source_principal: 'unknown',
+            connection_security_policy: 'none',
+          }),
+          1,
+        );
+      } finally {
+        m.close();
+      }
+    });
+
+    it('fills destination_principal on reporter=source from the identity the endpoint proved, and the workload from its answer', async () => {
+      const USER_ID = 'spiffe://cluster.local/ns/default/sa/user';
+      const m = createProxyMetrics({ node, table: () => table, processMetrics: false });
+      try {
+        m.record(event({ upstreamIdentity: USER_ID }));
+        const answer = encodePeerMetadata(
+          workloadOf({ app: 'user', version: 'canary' }, 'user', 'default'),
+          'user',
+        );
+        m.record(event({ upstreamIdentity: USER_ID, upstreamPeerMetadata: answer }));
+        const text = await m.registry.metrics();
+        assert.equal(
+          sample(text, 'istio_requests_total', {
+            reporter: 'source',
+            destination_workload: 'user-v1',
+            destination_principal: USER_ID,
+          }),
+          1,
+        );
+        assert.equal(
+          sample(text, 'istio_requests_total', {
+            destination_workload: 'user-canary',
+            destination_version: 'canary',
+            destination_principal: USER_ID,
+          }),
+          1,
+        );
+      } finally {
+        m.close();
+      }
+    });
+
+    it('says grpc for gRPC requests, with their status, and http otherwise', async () => {
+      const m = createProxyMetrics({ node, table: () => table, processMetrics: false });
+      try {
+        m.record(event({ grpc: true, grpcStatus: 14 }));
+        m.record(event({ grpc: true, grpcStatus: 999 }));
+        m.record(event({}));
+        const text = await m.registry.metrics();
+        assert.equal(
+          sample(text, 'istio_requests_total', {
+            request_protocol: 'grpc',
+            grpc_response_status: '14',
+          }),
+          1,
+        );
+        assert.equal(
+          sample(text, 'istio_requests_total', {
+            request_protocol: 'grpc',
+            grpc_response_status: '',
+          }),
+          1,
+        );
+        assert.equal(sample(text, 'istio_requests_total', { request_protocol: 'http' }), 1);
+      } finally {
+        m.close();
+      }
+    });
+
+    it('keeps label sets bounded when a peer varies its metadata', async () => {
+      const m = sidecarMetrics();
+      try {
+        for (let i = 0; i < MAX_DISTINCT + 50; i++) {
+          const meta = encodePeerMetadata(
+            workloadOf({ app: 'order', version: `v${i}` }, 'order', 'shop'),
+            'order',
+          );
+          m.record(inbound({ peerMetadata: meta }));
+        }
+        const text = await m.registry.metrics();
+        const series = text.match(/^istio_requests_total\{/gm)?.length ?? 0;
+        // One series per accepted value, and one for everything past the bound.
+        assert.equal(series, MAX_DISTINCT + 1);
+        assert.equal(sample(text, 'istio_requests_total', { source_version: 'unknown' }), 50);
+      } finally {
+        m.close();
+      }
+    });
   });
 });

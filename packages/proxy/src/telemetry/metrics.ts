@@ -30,6 +30,7 @@ import {
   type ServiceRef,
   type Workload,
 } from './istio-labels.js';
+import { MAX_DISTINCT, trustedPeerMetadata, peerWorkload } from './peer-metadata.js';
 import { addProcessMetrics } from './process-metrics.js';
 import { SeriesSet, seriesCounter, seriesHistogram, type Series } from './series.js';
 import type { SpanExportStats } from './tracing/events.js';
@@ -110,11 +111,24 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
     return info;
   };
 
-  const resolve = (e: RequestEndEvent) => {
+  // Peer metadata values seen (telemetry/peer-metadata.ts), at most MAX_DISTINCT: past that a
+  // new value counts as absent, so a peer cannot mint series by varying its metadata.
+  const metadataSeen = new Set<string>();
+  const accepted = (v: string | undefined): string | undefined => {
+    if (v === undefined || metadataSeen.has(v)) return v;
+    if (metadataSeen.size >= MAX_DISTINCT) return undefined;
+    metadataSeen.add(v);
+    return v;
+  };
+
+  const resolve = (e: RequestEndEvent, meta: string | undefined, upMeta: string | undefined) => {
     let peer = UNKNOWN_WORKLOAD;
     let service = UNKNOWN_SERVICE;
     if (e.kind === 'inbound') {
       service = ownService;
+      // The caller: its metadata if its certificate vouches for it, else what the certificate
+      // says; plaintext callers stay unknown (Istio's behaviour without metadata exchange).
+      peer = peerWorkload(meta, e.peerPrincipal) ?? UNKNOWN_WORKLOAD;
     } else if (e.cluster !== undefined) {
       const info = clusterInfo(fastTable, e.cluster);
       if (info !== undefined) {
@@ -123,6 +137,14 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
         // No endpoint answered (UH, or every try failed before one): Istio still names the
         // service, and the workload stays unknown.
         peer = w ?? UNKNOWN_WORKLOAD;
+      }
+      // Over mutual TLS the endpoint proved its identity: that is destination_principal, and
+      // its answering metadata (if it agrees) names the workload; else the snapshot's labels.
+      if (e.upstreamIdentity !== undefined) {
+        peer = trustedPeerMetadata(upMeta, e.upstreamIdentity) ?? {
+          ...peer,
+          principal: e.upstreamIdentity,
+        };
       }
     }
     const labels = istioLabels({
@@ -134,6 +156,8 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
       flags: e.flag,
       mutualTls: e.mutualTls,
       peerPrincipal: e.peerPrincipal,
+      grpc: e.grpc,
+      grpcStatus: e.grpcStatus,
     });
     return {
       istio: istio.get(labels),
@@ -153,10 +177,18 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
       fast = new Map();
       clusterCache = new Map();
     }
-    const key = `${e.kind}|${e.routeId}|${e.cluster}|${e.endpoint}|${e.status}|${e.flag}|${e.mutualTls}|${e.peerPrincipal}`;
+    const base = `${e.kind}|${e.routeId}|${e.cluster}|${e.endpoint}|${e.status}|${e.flag}`;
+    // Mesh and gRPC facts only where there are any: a gateway's key stays short.
+    const mesh = e.mutualTls === true || e.upstreamIdentity !== undefined;
+    const meta = mesh ? accepted(e.peerMetadata) : undefined;
+    const upMeta = mesh ? accepted(e.upstreamPeerMetadata) : undefined;
+    const key =
+      mesh || e.grpc === true
+        ? `${base}|${e.peerPrincipal}|${meta}|${e.upstreamIdentity}|${upMeta}|${e.grpc}|${e.grpcStatus}`
+        : base;
     let s = fast.get(key);
     if (s === undefined) {
-      s = resolve(e);
+      s = resolve(e, meta, upMeta);
       fast.set(key, s);
     }
     const ms = e.durationMs;

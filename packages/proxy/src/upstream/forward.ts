@@ -51,6 +51,7 @@ import { isMutualTls, peerIdentity } from '../tls/peer-identity.js';
 import { PEER_IDENTITY_OPTION, type MeshRequestArgs } from '../tls/mesh-agent.js';
 import type { AgentPool } from './agent-pool.js';
 import { buildResponseHeaders, EXPLAIN_HEADER, type RequestHeadersResult } from './headers.js';
+import { PEER_METADATA_HEADER } from '../telemetry/peer-metadata.js';
 import { loopIdleMs } from './loop-idle.js';
 
 export interface ForwardContext {
@@ -68,6 +69,11 @@ export interface ForwardContext {
   readonly maxBufferedBodyBytes: number;
   /** Tracing for this listener; undefined when tracing is off. */
   readonly trace: TraceHop | undefined;
+  /**
+   * This proxy's peer metadata header value (telemetry/peer-metadata.ts), sent to mesh
+   * endpoints (mutual TLS) only; undefined = none.
+   */
+  readonly peerMetadata?: string | undefined;
 }
 
 export interface ForwardTarget {
@@ -165,6 +171,9 @@ class Exchange implements Waiter {
   flags: string | undefined = undefined;
   lastError = '';
   grpcStatus = -1;
+  upstreamPeerMetadata: string | undefined = undefined;
+  /** The request headers plus this proxy's peer metadata, made for the first mesh try. */
+  meshHeaders: string[] | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   tryTimer: NodeJS.Timeout | undefined = undefined;
   retryTimer: NodeJS.Timeout | undefined = undefined;
@@ -293,6 +302,7 @@ class Exchange implements Waiter {
     let up: ClientRequest;
     try {
       const mesh = ep.tlsIdentity === undefined ? undefined : this.ctx.meshAgents;
+      const meta = mesh === undefined ? undefined : this.ctx.peerMetadata;
       up = request({
         agent: (mesh ?? this.ctx.agents).get(ep, cluster.resilience?.idleTimeoutMs),
         protocol: mesh === undefined ? 'http:' : 'https:',
@@ -300,7 +310,10 @@ class Exchange implements Waiter {
         port: ep.port,
         method: this.down.method,
         path: this.down.path,
-        headers: this.headers.headers,
+        headers:
+          meta === undefined
+            ? this.headers.headers
+            : (this.meshHeaders ??= [...this.headers.headers, PEER_METADATA_HEADER, meta]),
         // Read by MeshAgent when it opens a connection: the SPIFFE ID the peer must present.
         [PEER_IDENTITY_OPTION]: ep.tlsIdentity,
       } as MeshRequestArgs);
@@ -822,6 +835,14 @@ class Exchange implements Waiter {
     });
   }
 
+  /** gRPC puts its status in a trailer unless the response is trailers-only (a header). */
+  finalGrpcStatus(): number {
+    if (this.grpcStatus >= 0) return this.grpcStatus;
+    const t = this.upstreamRes?.trailers['grpc-status'];
+    const n = typeof t === 'string' ? Number(t) : -1;
+    return Number.isInteger(n) ? n : -1;
+  }
+
   publishEnd(): void {
     const event: RequestEndEvent = {
       proxyId: this.ctx.proxyId,
@@ -846,6 +867,14 @@ class Exchange implements Waiter {
       traceId: this.headers.traceId,
       mutualTls: isMutualTls(this.req.socket),
       peerPrincipal: peerIdentity(this.req.socket),
+      peerMetadata: this.headers.peerMetadata,
+      upstreamIdentity:
+        this.endpoint?.tlsIdentity !== undefined && this.ctx.meshAgents !== undefined
+          ? this.endpoint.tlsIdentity
+          : undefined,
+      upstreamPeerMetadata: this.upstreamPeerMetadata,
+      grpc: this.headers.grpc,
+      grpcStatus: this.headers.grpc ? this.finalGrpcStatus() : -1,
     };
     measureWireBytes(event, this.req.socket);
     requestEndChannel.publish(event);

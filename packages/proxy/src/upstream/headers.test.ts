@@ -20,6 +20,24 @@ const pairs = (flat: readonly string[]) => {
 };
 
 describe('buildRequestHeaders', () => {
+  it('takes the peer metadata header out (never forwarded) and notices gRPC', () => {
+    const r = buildRequestHeaders(
+      raw(
+        ['X-Weft-Peer-Metadata', 'first'],
+        ['x-weft-peer-metadata', 'second'],
+        ['Content-Type', 'application/grpc+proto'],
+      ),
+      input,
+    );
+    assert.equal(r.peerMetadata, 'first');
+    assert.equal(r.grpc, true);
+    assert.ok(!r.headers.some((h) => h.toLowerCase() === 'x-weft-peer-metadata'));
+    assert.ok(r.headers.includes('application/grpc+proto'));
+    const plain = buildRequestHeaders(raw(['Content-Type', 'application/json']), input);
+    assert.equal(plain.grpc, false);
+    assert.equal(plain.peerMetadata, undefined);
+  });
+
   it('drops hop-by-hop headers and the ones Connection names; keeps end-to-end ones', () => {
     const r = buildRequestHeaders(
       raw(
@@ -129,7 +147,10 @@ describe('buildRequestHeaders', () => {
 
 describe('buildResponseHeaders', () => {
   it('drops hop-by-hop headers, applies response ops and spots grpc-status', () => {
-    const found = { grpcStatus: -1 };
+    const found: { grpcStatus: number; upstreamPeerMetadata: string | undefined } = {
+      grpcStatus: -1,
+      upstreamPeerMetadata: undefined,
+    };
     const ops = compileHeaderOps(
       [{ path: 'h', ops: { set: { 'cache-control': 'no-store' } } }],
       'response',
@@ -144,6 +165,7 @@ describe('buildResponseHeaders', () => {
         ['Transfer-Encoding', 'chunked'],
         ['Cache-Control', 'max-age=60'],
         ['grpc-status', '14'],
+        ['X-Weft-Peer-Metadata', 'upstream-says'],
       ),
       ops,
       found,
@@ -154,5 +176,7 @@ describe('buildResponseHeaders', () => {
       ['cache-control', 'no-store'],
     ]);
     assert.equal(found.grpcStatus, 14);
+    // The upstream sidecar's metadata is for this proxy's metrics, not for the client.
+    assert.equal(found.upstreamPeerMetadata, 'upstream-says');
   });
 });

@@ -6,6 +6,7 @@ import type { CompiledHeaderOps } from '../compile/types.js';
 import { emptyRawTraceHeaders, type RawTraceHeaders } from '../telemetry/tracing/propagation.js';
 import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
 import { trustedClientAddress } from '../server/client-address.js';
+import { PEER_METADATA_HEADER } from '../telemetry/peer-metadata.js';
 
 const enum Special {
   HopByHop = 1,
@@ -28,6 +29,8 @@ const enum Special {
   B3Sampled,
   B3Flags,
   ExternalAddress,
+  PeerMetadata,
+  ContentType,
 }
 
 export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -69,6 +72,10 @@ const REQUEST_SPECIAL = new Map<string, Special>([
   // headers every forwarded request makes anyway, and not passed on.
   [EXPLAIN_HEADER, Special.Explain],
   [EXTERNAL_ADDRESS_HEADER, Special.ExternalAddress],
+  // Sidecar to sidecar only (telemetry/peer-metadata.ts): read, never passed on, so an app
+  // or an outside client can neither see nor forge it.
+  [PEER_METADATA_HEADER, Special.PeerMetadata],
+  ['content-type', Special.ContentType],
 ]);
 
 // With tracing on, the trace headers are read and written anew (telemetry/tracing/); with it
@@ -99,6 +106,10 @@ export interface RequestHeadersResult {
   trace: RequestTrace | undefined;
   /** The trace id sent upstream (sampled or not); undefined when tracing is off. */
   traceId: string | undefined;
+  /** The caller's peer metadata header (telemetry/peer-metadata.ts), not forwarded. */
+  peerMetadata: string | undefined;
+  /** Content-Type application/grpc (any +suffix): telemetry's request_protocol. */
+  grpc: boolean;
 }
 
 export interface RequestHeadersInput {
@@ -133,6 +144,8 @@ export function buildRequestHeaders(
   let requestId: string | undefined;
   let connectionTokens: string[] | undefined;
   let explain = false;
+  let peerMetadata: string | undefined;
+  let grpc = false;
   const trace = input.trace;
   const specials = trace === undefined ? REQUEST_SPECIAL : TRACED_REQUEST_SPECIAL;
   let rawTrace: RawTraceHeaders | undefined;
@@ -153,6 +166,13 @@ export function buildRequestHeaders(
         break;
       case Special.Explain:
         explain = value !== '0';
+        break;
+      case Special.PeerMetadata:
+        peerMetadata ??= value;
+        break;
+      case Special.ContentType:
+        grpc = value.length >= 16 && value.slice(0, 16).toLowerCase() === 'application/grpc';
+        if (dropOps === undefined || !dropOps.has(lower)) out.push(name, value);
         break;
       case Special.ExternalAddress:
         if (input.external === undefined) out.push(name, value);
@@ -252,6 +272,8 @@ export function buildRequestHeaders(
     explain,
     trace: traced,
     traceId,
+    peerMetadata,
+    grpc,
   };
 }
 
@@ -259,7 +281,7 @@ export function buildRequestHeaders(
 export function buildResponseHeaders(
   raw: readonly string[],
   ops: CompiledHeaderOps,
-  found: { grpcStatus: number },
+  found: { grpcStatus: number; upstreamPeerMetadata: string | undefined },
 ): string[] {
   const dropOps = ops.drop.size > 0 ? ops.drop : undefined;
   const out: string[] = [];
@@ -275,6 +297,11 @@ export function buildResponseHeaders(
       continue;
     }
     if (lower === 'grpc-status') grpcStatus = Number(value);
+    else if (lower === PEER_METADATA_HEADER) {
+      // The upstream sidecar's answer to ours: for metrics, never for the client.
+      found.upstreamPeerMetadata ??= value;
+      continue;
+    }
     if (dropOps !== undefined && dropOps.has(lower)) continue;
     out.push(name, value);
   }
