@@ -26,15 +26,15 @@
 // with their quartiles, so a machine that changes speed between rounds cancels out.
 // Everything on 127.0.0.1, bounded in time; only processes started here are stopped.
 
-import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { saturate, saturationTool } from './lib/load.mjs';
 import { cpuSnapshot, foreignCores, median, threadCpuNs } from './lib/measure.mjs';
+import { quartiles, roundOrder, startPacer, writeResults } from './lib/pacer.mjs';
 import { installCleanup, pinSelf, start, stop, waitForReadyLine } from './lib/proc.mjs';
 import { startWeft } from './lib/weft.mjs';
 
@@ -69,34 +69,6 @@ async function startOtlpSink() {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${server.address().port}`, seen, server };
-}
-
-/** A long-lived paced client (lib/paced-client.mjs serve) for one gateway: run(n) sends n. */
-function startPacer(url) {
-  const proc = start(
-    'pacer',
-    process.execPath,
-    [join(HERE, 'lib/paced-client.mjs'), url, String(RATE), 'serve'],
-    { cpu: LOAD_CPU, stdin: 'pipe' },
-  );
-  const lines = createInterface({ input: proc.child.stdout })[Symbol.asyncIterator]();
-  return {
-    proc,
-    async run(n) {
-      proc.child.stdin.write(`${n}\n`);
-      const { value, done } = await lines.next();
-      if (done) throw new Error(`pacer for ${url} ended${proc.stderr}`);
-      return JSON.parse(value);
-    },
-    end: () => proc.child.stdin.end(),
-  };
-}
-
-/** Quartiles of a list (nearest rank), for the spread of per-round ratios. */
-function quartiles(xs) {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  const at = (p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
-  return [at(0.25), at(0.75)];
 }
 
 async function main() {
@@ -147,7 +119,13 @@ async function main() {
         ...(c.gatewayScript ? { gatewayScript: c.gatewayScript } : { gatewayArgs: c.gatewayArgs }),
       });
       const url = `http://127.0.0.1:${w.port}/`;
-      peers.push({ ...c, ...w, url, pacer: startPacer(url), rounds: [] });
+      peers.push({
+        ...c,
+        ...w,
+        url,
+        pacer: startPacer(url, { rate: RATE, cpu: LOAD_CPU }),
+        rounds: [],
+      });
       log(`${c.name}: gateway pid ${w.proc.pid} on 127.0.0.1:${w.port}`);
     }
     // Warm-up (JIT, connections, the first series and log lines), not recorded.
@@ -156,9 +134,7 @@ async function main() {
     const perSlice = Math.round(RATE * SLICE);
     const load0 = os.loadavg();
     for (let r = 0; r < ROUNDS; r++) {
-      // Rotated, and reversed every other round, so no configuration always follows another.
-      const rotated = peers.map((_, i) => peers[(i + r) % peers.length]);
-      const order = r % 2 ? rotated.reverse() : rotated;
+      const order = roundOrder(peers, r);
       const round = new Map();
       for (const p of order) {
         const s0 = cpuSnapshot();
@@ -236,20 +212,12 @@ async function main() {
     });
     md += `\nAccess logs written: ${(logs[0] / 1e6).toFixed(1)} MB and ${(logs[1] / 1e6).toFixed(1)} MB; OTLP sink received ${sink.seen.requests} export requests, ${(sink.seen.bytes / 1e3).toFixed(1)} KB.\n`;
     process.stdout.write(md);
-    mkdirSync(join(HERE, 'results'), { recursive: true });
-    writeFileSync(
-      join(HERE, 'results', `telemetry-cost-${Date.now()}.json`),
-      JSON.stringify(
-        {
-          rate: RATE,
-          slice: SLICE,
-          load: [load0, load1],
-          peers: peers.map((p) => ({ name: p.name, rounds: p.rounds })),
-        },
-        null,
-        2,
-      ),
-    );
+    writeResults('telemetry-cost', {
+      rate: RATE,
+      slice: SLICE,
+      load: [load0, load1],
+      peers: peers.map((p) => ({ name: p.name, rounds: p.rounds })),
+    });
   } finally {
     for (const p of peers.reverse()) {
       p.pacer.end();

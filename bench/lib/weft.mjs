@@ -57,30 +57,11 @@ export async function startWeft({
       'packages/cli/dist/main.js is missing: `npm run build` did not produce the CLI',
     );
   }
-  const env = { WEFT_LOG_LEVEL: 'warn' };
+  const env = WEFT_ENV;
   const procs = [];
   try {
-    const control = start(
-      'weft-control',
-      process.execPath,
-      [
-        WEFT,
-        'control',
-        '--insecure',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--data-dir',
-        join(tmp, 'weft-data'),
-      ],
-      { cpu: loadCpu, env },
-    );
+    const { proc: control, url } = await startControl({ tmp, cpu: loadCpu });
     procs.push(control);
-    const ready = await waitForReadyLine(control, {
-      accept: (o) => o?.event === 'ready' && o.role === 'control',
-    });
-    const url = ready.url ?? `http://127.0.0.1:${ready.port}`;
 
     // Register the backend first, so that the apply does not warn that `backend` is unknown.
     await api(url, '/v1/instances', {
@@ -131,7 +112,86 @@ export async function startWeft({
   }
 }
 
-async function api(base, path, body) {
+const WEFT_ENV = { WEFT_LOG_LEVEL: 'warn' };
+
+/** `weft control` on 127.0.0.1 with its data under `tmp`: { proc, url }. */
+export async function startControl({ tmp, cpu }) {
+  const proc = start(
+    'weft-control',
+    process.execPath,
+    // --insecure: plain HTTP and no tokens, as before the API was locked (loopback only).
+    [
+      WEFT,
+      'control',
+      '--insecure',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--data-dir',
+      join(tmp, 'weft-data'),
+    ],
+    { cpu, env: WEFT_ENV },
+  );
+  try {
+    const ready = await waitForReadyLine(proc, {
+      accept: (o) => o?.event === 'ready' && o.role === 'control',
+    });
+    return { proc, url: ready.url ?? `http://127.0.0.1:${ready.port}` };
+  } catch (err) {
+    await stop(proc);
+    throw new WeftSetupError(err.message);
+  }
+}
+
+/**
+ * `weft sidecar` for `service` with its app at `appPort`, pinned to `cpu`; resolves with
+ * { proc, inboundPort, outboundPort, admin } once the instance is registered.
+ */
+export async function startSidecarProc({ controlUrl, service, appPort, cpu, args = [] }) {
+  const proc = start(
+    `weft-sidecar-${service}`,
+    process.execPath,
+    [
+      WEFT,
+      '--control',
+      controlUrl,
+      'sidecar',
+      '--service',
+      service,
+      '--id',
+      `${service}-1`,
+      '--app-port',
+      String(appPort),
+      '--ttl',
+      '60',
+      ...args,
+    ],
+    { cpu, env: WEFT_ENV },
+  );
+  try {
+    const ready = await waitForReadyLine(proc, {
+      accept: (o) => o?.event === 'ready' && o.role === 'sidecar',
+      timeoutMs: 20000,
+    });
+    await waitForReadyLine(proc, {
+      accept: (o) => o?.event === 'registered',
+      timeoutMs: 20000,
+    });
+    return {
+      proc,
+      inboundPort: ready.inboundPort,
+      outboundPort: ready.outboundPort,
+      admin: ready.admin,
+    };
+  } catch (err) {
+    await stop(proc);
+    throw new WeftSetupError(`sidecar ${service}: ${err.message}`);
+  }
+}
+
+/** POST a JSON body to the control plane's API; the parsed answer, or a WeftSetupError. */
+export async function api(base, path, body) {
   let res;
   try {
     res = await fetch(base + path, {

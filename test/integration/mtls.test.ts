@@ -15,6 +15,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { startControlPlane, type RunningControlPlane } from '@weft/control-plane';
 import { CHANNEL_NAMES, type RunningSidecar } from '@weft/proxy';
 import type { FakeUpstream } from '@weft/testkit';
+import { eventually } from './http-helpers.js';
 import {
   connectMeshTls,
   startMeshServices,
@@ -71,6 +72,21 @@ kind: PeerAuthentication
 metadata: { name: default, namespace: istio-system }
 spec: { mtls: { mode: STRICT } }
 `;
+
+/** Runs `body` with mesh-wide STRICT plus one more resource applied; removes both after. */
+async function withMeshStrict(
+  cp: RunningControlPlane,
+  extra: { yaml: string; kind: string; namespace: string; name: string },
+  body: () => Promise<void>,
+): Promise<void> {
+  await apply(cp, `${MESH_STRICT}---\n${extra.yaml}`);
+  try {
+    await body();
+  } finally {
+    await remove(cp, extra.kind, extra.namespace, extra.name);
+    await remove(cp, 'PeerAuthentication', 'istio-system', 'default');
+  }
+}
 
 describe('mutual TLS between sidecars', { timeout: 60_000 }, () => {
   let dir: string;
@@ -197,16 +213,13 @@ spec: { host: user, trafficPolicy: { tls: { mode: DISABLE } } }
   });
 
   it('serves plaintext only under a workload DISABLE, and clients follow it', async () => {
-    await apply(
-      cp,
-      `${MESH_STRICT}---
-apiVersion: security.istio.io/v1
+    const yaml = `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: { name: user-off }
 spec: { selector: { matchLabels: { app: user } }, mtls: { mode: DISABLE } }
-`,
-    );
-    try {
+`;
+    const extra = { yaml, kind: 'PeerAuthentication', namespace: 'default', name: 'user-off' };
+    await withMeshStrict(cp, extra, async () => {
       events.length = 0;
       const r = await send(order.outboundPort, '/disabled', 'user');
       assert.equal(r.status, 200, r.body);
@@ -215,10 +228,35 @@ spec: { selector: { matchLabels: { app: user } }, mtls: { mode: DISABLE } }
       assert.equal((await send(user.inboundPort, '/plain', 'user')).status, 200);
       // Stock is still STRICT (mesh policy).
       await assert.rejects(send(stock.inboundPort, '/plain', 'stock'));
-    } finally {
-      await remove(cp, 'PeerAuthentication', 'default', 'user-off');
-      await remove(cp, 'PeerAuthentication', 'istio-system', 'default');
-    }
+    });
+  });
+
+  it('sends mirrored copies over mutual TLS too, so a STRICT mirror accepts them', async () => {
+    const yaml = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: user-mirror }
+spec:
+  hosts: [user]
+  http:
+    - route: [{ destination: { host: user } }]
+      mirror: { host: stock }
+      mirrorPercentage: { value: 100 }
+`;
+    const extra = { yaml, kind: 'VirtualService', namespace: 'default', name: 'user-mirror' };
+    await withMeshStrict(cp, extra, async () => {
+      events.length = 0;
+      const copies = stockApp.received.length;
+      const r = await send(order.outboundPort, '/mirrored', 'user');
+      assert.equal(r.status, 200, r.body);
+      const copy = await eventually('the copy to reach stock', async () =>
+        stockApp.received.slice(copies).find((q) => q.path === '/mirrored'),
+      );
+      assert.equal(copy.headers.host, 'user-shadow');
+      const inbound = await eventually('stock inbound event', async () =>
+        events.find((e) => e.proxyId === 'stock-1.sidecar' && e.kind === 'inbound'),
+      );
+      assert.equal(inbound.mutualTls, true, 'the copy reached stock without mutual TLS');
+    });
   });
 
   it('refuses a peer whose certificate is for another service', async () => {
@@ -238,6 +276,8 @@ spec: { selector: { matchLabels: { app: user } }, mtls: { mode: DISABLE } }
     assert.equal(reg.status, 201);
     const { revision } = (await reg.json()) as { revision: number };
     await waitForProxies(cp, revision);
+    // order holds a pooled connection to that address, verified as stock's: never reused for billing.
+    assert.equal((await send(order.outboundPort, '/warm', 'stock')).status, 200);
     const before = stockApp.requests;
     const r = await send(order.outboundPort, '/pay', 'billing');
     assert.equal(r.status, 503, r.body);

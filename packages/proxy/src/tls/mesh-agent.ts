@@ -9,6 +9,7 @@ import type { AgentOptions, ClientRequestArgs } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
+import type { AgentPool } from '../upstream/agent-pool.js';
 import { spiffeUriSan } from './peer-identity.js';
 import type { WorkloadCertificateSource } from './workload-certificate.js';
 
@@ -17,6 +18,26 @@ export const PEER_IDENTITY_OPTION = 'weftPeerIdentity';
 
 export type MeshRequestArgs = ClientRequestArgs & { [PEER_IDENTITY_OPTION]?: string };
 
+/**
+ * How a request reaches an endpoint: over mutual TLS when the snapshot gives the endpoint a
+ * tlsIdentity and this proxy has mesh agents (the real request and its mirrored copies alike),
+ * else plaintext from the plain pool.
+ */
+export function upstreamTransport(
+  ep: { key: string; tlsIdentity?: string | undefined },
+  agents: AgentPool,
+  meshAgents: AgentPool | undefined,
+  idleTimeoutMs?: number,
+): Pick<MeshRequestArgs, 'agent' | 'protocol' | typeof PEER_IDENTITY_OPTION> {
+  const mesh = ep.tlsIdentity === undefined ? undefined : meshAgents;
+  return {
+    agent: (mesh ?? agents).get(ep, idleTimeoutMs),
+    protocol: mesh === undefined ? 'http:' : 'https:',
+    // Read by MeshAgent when it opens a connection: the SPIFFE ID the peer must present.
+    [PEER_IDENTITY_OPTION]: ep.tlsIdentity,
+  };
+}
+
 export class MeshAgent extends HttpsAgent {
   constructor(
     options: AgentOptions,
@@ -24,6 +45,15 @@ export class MeshAgent extends HttpsAgent {
   ) {
     // Session resumption would skip the client certificate; every connection shows its own.
     super({ ...options, maxCachedSessions: 0 });
+  }
+
+  /**
+   * Node pools idle sockets by this name. The expected peer identity is part of it: a
+   * connection verified for one SPIFFE ID must never carry a request meant for another (two
+   * services' endpoints can share an address and port, as an impostor's registration would).
+   */
+  override getName(options?: MeshRequestArgs): string {
+    return `${super.getName(options)}:${options?.[PEER_IDENTITY_OPTION] ?? ''}`;
   }
 
   override createConnection(

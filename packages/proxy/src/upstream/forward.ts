@@ -48,7 +48,7 @@ import type { LogFn } from '../telemetry/log.js';
 import type { RequestTrace, TraceHop } from '../telemetry/tracing/tracer.js';
 import { measureWireBytes } from '../telemetry/wire-bytes.js';
 import { isMutualTls, peerIdentity } from '../tls/peer-identity.js';
-import { PEER_IDENTITY_OPTION, type MeshRequestArgs } from '../tls/mesh-agent.js';
+import { upstreamTransport, type MeshRequestArgs } from '../tls/mesh-agent.js';
 import type { AgentPool } from './agent-pool.js';
 import { buildResponseHeaders, EXPLAIN_HEADER, type RequestHeadersResult } from './headers.js';
 import { PEER_METADATA_HEADER } from '../telemetry/peer-metadata.js';
@@ -301,11 +301,18 @@ class Exchange implements Waiter {
     this.sentIdle = loopIdleMs();
     let up: ClientRequest;
     try {
-      const mesh = ep.tlsIdentity === undefined ? undefined : this.ctx.meshAgents;
-      const meta = mesh === undefined ? undefined : this.ctx.peerMetadata;
+      // Peer metadata goes only where mutual TLS goes (upstreamTransport's choice).
+      const meta =
+        ep.tlsIdentity === undefined || this.ctx.meshAgents === undefined
+          ? undefined
+          : this.ctx.peerMetadata;
       up = request({
-        agent: (mesh ?? this.ctx.agents).get(ep, cluster.resilience?.idleTimeoutMs),
-        protocol: mesh === undefined ? 'http:' : 'https:',
+        ...upstreamTransport(
+          ep,
+          this.ctx.agents,
+          this.ctx.meshAgents,
+          cluster.resilience?.idleTimeoutMs,
+        ),
         host: ep.address,
         port: ep.port,
         method: this.down.method,
@@ -314,8 +321,6 @@ class Exchange implements Waiter {
           meta === undefined
             ? this.headers.headers
             : (this.meshHeaders ??= [...this.headers.headers, PEER_METADATA_HEADER, meta]),
-        // Read by MeshAgent when it opens a connection: the SPIFFE ID the peer must present.
-        [PEER_IDENTITY_OPTION]: ep.tlsIdentity,
       } as MeshRequestArgs);
     } catch (err) {
       this.replyInternal(err);

@@ -1,4 +1,5 @@
-// Sending mirrored copies. Fire-and-forget: the copy goes out beside the real request, its
+// Sending mirrored copies, over mutual TLS when the mirror is a mesh endpoint (as the real
+// request would be). Fire-and-forget: the copy goes out beside the real request, its
 // response is read and dropped, and nothing about it (no endpoint, a refused connection, a
 // slow answer) can delay or fail the real request. Bounded: a copy that takes longer than
 // the route timeout (or MIRROR_TIMEOUT_MS) is cut off, and at most MAX_MIRRORS_IN_FLIGHT
@@ -12,6 +13,7 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { ResponseFlag } from '@weft/model';
 import { requestEndChannel, type ProxyKind } from '../../telemetry/channels.js';
 import type { LogFn } from '../../telemetry/log.js';
+import { upstreamTransport, type MeshRequestArgs } from '../../tls/mesh-agent.js';
 import type { AgentPool } from '../../upstream/agent-pool.js';
 import { shadowHost, shouldMirror, type CompiledMirror } from './index.js';
 
@@ -25,6 +27,8 @@ export interface MirrorContext {
   readonly random: () => number;
   readonly now: () => number;
   readonly agents: AgentPool;
+  /** Mutual-TLS agents (tls/mesh-agent.ts) for mirror endpoints with a tlsIdentity. */
+  readonly meshAgents?: AgentPool | undefined;
   readonly log: LogFn | undefined;
 }
 
@@ -75,13 +79,14 @@ function sendOne(ctx: MirrorContext, m: CompiledMirror, req: MirroredRequest): v
   let up: ClientRequest;
   try {
     up = request({
-      agent: ctx.agents.get(ep),
+      // Over mutual TLS like the real request when the mirror is a mesh endpoint.
+      ...upstreamTransport(ep, ctx.agents, ctx.meshAgents),
       host: ep.address,
       port: ep.port,
       method: req.method,
       path: req.path,
       headers,
-    });
+    } as MeshRequestArgs);
   } catch (err) {
     failed(ctx, m, err);
     return;
