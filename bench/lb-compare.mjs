@@ -115,6 +115,7 @@ async function runProxy() {
     : undefined;
   loopDelay?.enable();
   let current;
+  let eluAtStart;
   process.on('message', async (m) => {
     if (m.type === 'start') {
       const dp = createDataPlane({
@@ -127,6 +128,7 @@ async function runProxy() {
       });
       dp.apply(m.snapshot);
       loopDelay?.reset();
+      eluAtStart = performance.eventLoopUtilization();
       const listener = await listen(dp.gatewayHandler(), {
         proxyId: 'bench-gateway',
         closeGraceMs: 200,
@@ -141,7 +143,7 @@ async function runProxy() {
       if (current && process.env.LB_BENCH_DEBUG) {
         const eps = current.dp.table().clusters.get('c').endpoints;
         log(
-          `  estimates: ${eps.map((e) => `${e.id} ${e.load.latencyMs.toFixed(2)} ms`).join(', ')}; event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
+          `  estimates: ${eps.map((e) => `${e.id} ${e.load.latencyMs.toFixed(2)} ms`).join(', ')}; event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms, utilization ${(performance.eventLoopUtilization(eluAtStart).utilization * 100).toFixed(0)}%`,
         );
       }
       if (current) {

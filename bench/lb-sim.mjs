@@ -7,8 +7,13 @@
 // run twice: fed wall-clock samples (stalls included, as before) and the event loop's idle time
 // (stalls left out, as the proxy now measures: upstream/loop-idle.ts).
 //
+// `--jitter-ms` adds an exponentially distributed extra service time with that mean to every
+// answer (timer and scheduling jitter of instances on a shared machine); with 0.75 the model
+// reproduces lb-compare's real figures (docs/performance.md).
+//
 //   npm run build && node bench/lb-sim.mjs
 //   node bench/lb-sim.mjs --stall-ms 0          # no stalls: the algorithms alone
+//   node bench/lb-sim.mjs --jitter-ms 0.75      # instances as jittery as on the shared VM
 
 import { parseArgs } from 'node:util';
 
@@ -19,6 +24,7 @@ const { values: opts } = parseArgs({
     workers: { type: 'string', default: '4' },
     'stall-ms': { type: 'string', default: '15' },
     'stall-every': { type: 'string', default: '1000' },
+    'jitter-ms': { type: 'string', default: '0' },
     duration: { type: 'string', default: '60' },
     seeds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '2,4,16' },
@@ -38,6 +44,7 @@ const [{ makeEndpoints }, { simulateStalls, quantile }, rr, lr, ewma] = await Pr
 const fast = Number(opts['fast-ms']);
 const slow = Number(opts['slow-ms']);
 const workers = Number(opts.workers);
+const jitterMs = Number(opts['jitter-ms']);
 const stallMs = Number(opts['stall-ms']);
 const stall = stallMs > 0 ? { ms: stallMs, everyMs: Number(opts['stall-every']) } : undefined;
 const POLICIES = [
@@ -54,7 +61,7 @@ const SCENARIOS = [
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 console.log(
-  `lb-sim: ${opts.duration} s simulated per run, median of ${opts.seeds} seeds; stalls: ${stall ? `${stall.ms} ms every ${stall.everyMs} ms` : 'none'}`,
+  `lb-sim: ${opts.duration} s simulated per run, median of ${opts.seeds} seeds; stalls: ${stall ? `${stall.ms} ms every ${stall.everyMs} ms` : 'none'}; jitter: ${jitterMs > 0 ? `exponential, mean ${jitterMs} ms` : 'none'}`,
 );
 console.log(
   '| instances (latency) | clients | policy | req/s | p50 ms | p99 ms | to the slow one | p99 vs ROUND_ROBIN |',
@@ -68,9 +75,9 @@ for (const [scenario, delays, limit] of SCENARIOS) {
       for (let seed = 1; seed <= Number(opts.seeds); seed++) {
         const eps = makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 's' }]);
         const instances = {
-          a: { latencyMs: delays[0], workers: limit },
-          b: { latencyMs: delays[1], workers: limit },
-          s: { latencyMs: delays[2], workers: limit },
+          a: { latencyMs: delays[0], workers: limit, jitterMs },
+          b: { latencyMs: delays[1], workers: limit, jitterMs },
+          s: { latencyMs: delays[2], workers: limit, jitterMs },
         };
         const durationMs = Number(opts.duration) * 1000;
         const r = simulateStalls(create(eps), {

@@ -55,6 +55,13 @@ export interface InstanceModel {
   readonly latencyMs: number;
   /** At most this many requests at once, the rest wait in FIFO order; 0 = no limit. */
   readonly workers: number;
+  /**
+   * Mean of an exponentially distributed extra service time (ms), 0 when absent: the timer
+   * and scheduling jitter of a real instance on a shared machine (a 2 ms setTimeout in a busy
+   * Node process answers in 2-5 ms), which a real balancer's estimates see and a 1 ms model
+   * without it does not.
+   */
+  readonly jitterMs?: number;
 }
 
 export interface StallSimOptions {
@@ -111,6 +118,10 @@ export function simulateStalls(lb: LoadBalancer, opts: StallSimOptions): StallSi
     }
     return total;
   };
+  // Its own sequence, so that jitter does not shift the balancer's draws.
+  const jitterRandom = seededRandom((opts.seed ?? 1) + 7919);
+  const serviceMs = (m: InstanceModel): number =>
+    m.jitterMs ? m.latencyMs - Math.log(1 - jitterRandom()) * m.jitterMs : m.latencyMs;
   const busy = new Map<string, number>();
   const queues = new Map<string, Array<() => void>>();
   const serve = (e: EndpointState, done: () => void): void => {
@@ -121,7 +132,7 @@ export function simulateStalls(lb: LoadBalancer, opts: StallSimOptions): StallSi
         busy.set(e.id, busy.get(e.id)! - 1);
         queues.get(e.id)?.shift()?.();
         done();
-      }, m.latencyMs);
+      }, serviceMs(m));
     };
     if (m.workers > 0 && (busy.get(e.id) ?? 0) >= m.workers) {
       const q = queues.get(e.id) ?? [];
