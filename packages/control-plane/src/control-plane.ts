@@ -4,6 +4,7 @@
 
 import type { Instance, Snapshot } from '@weft/model';
 import { CONFIG_PREFIX, DNS_PREFIX, INSTANCE_PREFIX, PREFIX, SECURITY_PREFIX } from './keys.js';
+import { InstanceGroups } from './registry/instance-groups.js';
 import { decodeInstance } from './registry/registry.js';
 import type { KeyValue, Store, Watch, WatchEvent } from './store/types.js';
 import type {
@@ -49,6 +50,8 @@ export class ControlPlane {
   private readonly instanceListeners = new Set<(events: InstanceEvent[]) => void>();
   private readonly config = new Map<string, CachedResource>();
   private readonly instances = new Map<string, Instance>();
+  /** The same instances by service, kept between revisions (translate reads it, not the map). */
+  private readonly groups = new InstanceGroups();
   /** DNS name -> addresses, as the elected replica stored them (keyed by store key). */
   private readonly dns = new Map<string, { name: string; addresses: string[] }>();
   private current: Snapshot | undefined;
@@ -76,6 +79,7 @@ export class ControlPlane {
     const before = new Map(this.instances);
     this.config.clear();
     this.instances.clear();
+    this.groups.clear();
     this.dns.clear();
     for (const kv of kvs) this.applyPut(kv);
     // A re-list (after a watch failure) tells watchers what changed while the store was away.
@@ -150,6 +154,7 @@ export class ControlPlane {
       else {
         this.config.delete(e.kv.key);
         this.instances.delete(e.kv.key);
+        this.groups.delete(e.kv.key);
         this.dns.delete(e.kv.key);
       }
       const now = this.instances.get(e.kv.key);
@@ -178,7 +183,9 @@ export class ControlPlane {
           modRevision: kv.modRevision,
         });
       } else if (kv.key.startsWith(INSTANCE_PREFIX)) {
-        this.instances.set(kv.key, decodeInstance(kv));
+        const instance = decodeInstance(kv);
+        this.instances.set(kv.key, instance);
+        this.groups.set(kv.key, instance);
       } else if (kv.key.startsWith(DNS_PREFIX)) {
         const v = JSON.parse(kv.value) as { name: string; addresses: string[] };
         this.dns.set(kv.key, { name: v.name, addresses: v.addresses });
@@ -211,13 +218,19 @@ export class ControlPlane {
           };
           return { metadata, spec: c.resource.spec } as T;
         });
+    const instances = this.instances;
     return {
       version: this.revision,
       virtualServices: of<VirtualServiceIn>('VirtualService'),
       destinationRules: of<DestinationRuleIn>('DestinationRule'),
       gateways: of<GatewayIn>('Gateway'),
       authorizationPolicies: of<AuthorizationPolicyIn>('AuthorizationPolicy'),
-      instances: [...this.instances.values()],
+      // Copied only when read (admission, the dashboard): translate reads `instanceGroups`, so a
+      // rebuild does no per-instance work for the services that did not change.
+      get instances() {
+        return [...instances.values()];
+      },
+      instanceGroups: this.groups.groups(),
       serviceEntries: of<ServiceEntryIn>('ServiceEntry'),
       dnsAddresses: Object.fromEntries([...this.dns.values()].map((d) => [d.name, d.addresses])),
       peerAuthentications: of<PeerAuthenticationIn>('PeerAuthentication'),

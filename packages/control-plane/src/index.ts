@@ -5,6 +5,7 @@ export { startControlPlane, type ControlPlaneOptions, type RunningControlPlane }
 export { ControlPlane } from './control-plane.js';
 export { translate } from './translate/translate.js';
 export { createTranslateMemo, type TranslateMemo } from './translate/memo.js';
+export { InstanceGroups } from './registry/instance-groups.js';
 export { scopeOf, scopeSnapshot } from './distribute/scope.js';
 export type { TranslateInput } from './translate/input.js';
 export type { ApplyResult, ProxyWaitResult, RouteRow } from './api/server.js';

@@ -47,6 +47,14 @@ describe('snapshot deltas', () => {
     assert.deepEqual(applyDelta(base, d), next);
   });
 
+  it('same names in another order: sends the order, and no item that is the same', () => {
+    const next = snap(12, [c, b, a], base.mesh.virtualHosts);
+    const d = diffSnapshots(base, next);
+    assert.deepEqual(d.clusters.upsert, []);
+    assert.deepEqual(d.clusters.order, [c.name, b.name, a.name]);
+    assert.deepEqual(applyDelta(base, d), next);
+  });
+
   it('removes and adds by name, sending the order only when it changed', () => {
     const d2 = cluster('d', ['d-1']);
     const next = snap(12, [a, c, d2], [vhost('a'), vhost('c'), vhost('d')]);

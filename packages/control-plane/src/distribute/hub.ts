@@ -57,8 +57,11 @@ export class SnapshotHub {
   /** Recent snapshots by version, oldest first (Map keeps insertion order). */
   private readonly history = new Map<number, Snapshot>();
   private latest: Snapshot | undefined;
-  /** Serialised messages and scoped views of recent versions: `${scope}|${base}|${version}`. */
-  private readonly messages = new Map<string, string>();
+  /**
+   * Serialised messages and scoped views of recent versions: `${scope}|${base}|${version}`.
+   * Encoded once as UTF-8: sent to 50 proxies, a string would be encoded 50 times.
+   */
+  private readonly messages = new Map<string, Buffer>();
   private readonly views = new Map<string, Snapshot>();
   private readonly ackWaiters = new Set<() => void>();
   private readonly historySize: number;
@@ -229,8 +232,8 @@ export class SnapshotHub {
     const delta = conn.deltas && base !== undefined && this.history.has(base);
     const from = delta ? base : -1;
     const key = `${conn.scope.key}|${from}|${target.version}`;
-    let json = this.messages.get(key);
-    if (json === undefined) {
+    let wire = this.messages.get(key);
+    if (wire === undefined) {
       const next = this.view(conn.scope, target);
       const msg: ControlMessage =
         from >= 0
@@ -240,13 +243,13 @@ export class SnapshotHub {
               delta: diffSnapshots(this.view(conn.scope, this.history.get(from) as Snapshot), next),
             }
           : { type: 'snapshot', version: target.version, snapshot: next };
-      json = JSON.stringify(msg);
-      this.messages.set(key, json);
+      wire = Buffer.from(JSON.stringify(msg));
+      this.messages.set(key, wire);
     }
     conn.base = target.version;
     conn.status.sentVersion = target.version;
     if (conn.status.pushes) conn.status.pushes[delta ? 'delta' : 'full']++;
-    conn.ws.send(json);
+    conn.ws.send(wire, { binary: false });
     this.opts.observer?.pushed(conn.status.node.role);
   }
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, type Instance, type InstanceRegistration } from '@weft/model';
 import { INSTANCE_PREFIX, instanceKey } from '../keys.js';
-import type { KeyValue, Store } from '../store/types.js';
+import type { KeyValue, Lease, Store } from '../store/types.js';
 
 export const DEFAULT_TTL_SECONDS = 10;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -67,9 +67,7 @@ export class Registry {
       throw new RegistryError('WEFT_ERR_BAD_REGISTRATION', problems.join('; '));
     const namespace = r.namespace ?? DEFAULT_NAMESPACE;
     const id = r.id ?? `${r.service}-${randomBytes(4).toString('hex')}`;
-    const old = await this.find(id);
-    if (old) allow?.(old);
-    const lease = await this.store.grantLease(r.ttlSeconds ?? DEFAULT_TTL_SECONDS);
+    const lease = await this.leaseFor(id, r.ttlSeconds ?? DEFAULT_TTL_SECONDS, allow);
     const stored: Stored = {
       id,
       service: r.service,
@@ -80,12 +78,39 @@ export class Registry {
       healthy: true,
       weight: r.weight ?? 1,
     };
-    // Re-registering an id (a restarted sidecar) replaces the old record and its lease.
-    const { revision } = await this.store.put(instanceKey(id), JSON.stringify(stored), {
+    // Re-registering an id (a restarted sidecar) replaces the old record and its lease. The put
+    // returns the record it replaced (etcd's prev_kv), so a registration is two store round
+    // trips (lease, put) rather than three, and the lease revoked is exactly the replaced one's.
+    const { revision, prevKv } = await this.store.put(instanceKey(id), JSON.stringify(stored), {
       lease: lease.id,
+      prevKv: true,
     });
-    if (old && old.leaseId !== 0) await this.store.revokeLease(old.leaseId).catch(() => undefined);
+    if (prevKv && prevKv.lease !== 0 && prevKv.lease !== lease.id)
+      await this.store.revokeLease(prevKv.lease).catch(() => undefined);
     return { ...stored, leaseId: lease.id, revision };
+  }
+
+  /**
+   * The new registration's lease. With a credentials check, the record the id would replace is
+   * read at the same time as the lease is granted (one round trip, not two: a lease alone
+   * changes no key and no revision), and the lease is revoked when the check refuses.
+   */
+  private async leaseFor(id: string, ttlSeconds: number, allow?: Allow): Promise<Lease> {
+    if (!allow) return this.store.grantLease(ttlSeconds);
+    const [old, lease] = await Promise.allSettled([
+      this.find(id),
+      this.store.grantLease(ttlSeconds),
+    ]);
+    try {
+      if (old.status === 'rejected') throw old.reason;
+      if (old.value) allow(old.value);
+    } catch (err) {
+      if (lease.status === 'fulfilled')
+        await this.store.revokeLease(lease.value.id).catch(() => undefined);
+      throw err;
+    }
+    if (lease.status === 'rejected') throw lease.reason;
+    return lease.value;
   }
 
   async list(): Promise<{ instances: Instance[]; revision: number }> {

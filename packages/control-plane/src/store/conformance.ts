@@ -85,6 +85,28 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal(again?.version, 1);
       });
 
+      test('put with prevKv returns the replaced key, and only when asked', async ({ store }) => {
+        const first = await store.put('p', 'one', { prevKv: true });
+        assert.equal(first.prevKv, undefined, 'a new key replaces nothing');
+        const lease = await store.grantLease(60);
+        const second = await store.put('p', 'two', { lease: lease.id, prevKv: true });
+        assert.deepEqual(second.prevKv, {
+          key: 'p',
+          value: 'one',
+          createRevision: first.revision,
+          modRevision: first.revision,
+          version: 1,
+          lease: 0,
+        });
+        const third = await store.put('p', 'three', { prevKv: true });
+        assert.equal(third.prevKv?.value, 'two');
+        assert.equal(third.prevKv?.lease, lease.id, 'the replaced key names its lease');
+        assert.equal(third.prevKv?.modRevision, second.revision);
+        const plain = await store.put('p', 'four');
+        assert.equal(plain.prevKv, undefined, 'without prevKv nothing extra comes back');
+        assert.equal((await store.get('p'))?.value, 'four');
+      });
+
       test('range matches the exact prefix, in key order', async ({ store }) => {
         const keys = [
           'a/b',

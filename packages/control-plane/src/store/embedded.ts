@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import type {
   KeyValue,
   Lease,
+  PutOptions,
   Store,
   TxnCompare,
   TxnOp,
@@ -244,7 +245,8 @@ export function openEmbeddedStore(opts: EmbeddedStoreOptions): Store {
     return revision;
   }
 
-  function putKey(w: Writer, key: string, value: string, lease: number): void {
+  /** Returns the key as it was before the put, if it existed. */
+  function putKey(w: Writer, key: string, value: string, lease: number): KeyValue | undefined {
     if (lease !== 0) liveLease(lease);
     const prev = sql.getKv.get(key);
     const kv: KeyValue = {
@@ -256,7 +258,9 @@ export function openEmbeddedStore(opts: EmbeddedStoreOptions): Store {
       lease,
     };
     sql.putKv.run(key, value, kv.createRevision, w.rev, kv.version, lease);
-    record(w, { type: 'put', kv, ...(prev && { prevKv: toKv(prev) }) });
+    const prevKv = prev && toKv(prev);
+    record(w, { type: 'put', kv, ...(prevKv && { prevKv }) });
+    return prevKv;
   }
 
   function deleteRow(w: Writer, prev: KvRow): void {
@@ -434,9 +438,13 @@ export function openEmbeddedStore(opts: EmbeddedStoreOptions): Store {
 
     range: guarded((prefix: string) => ({ kvs: rangeRows(prefix).map(toKv), revision })),
 
-    put: guarded((key: string, value: string, putOpts?: { lease?: number }) => {
+    put: guarded((key: string, value: string, putOpts?: PutOptions) => {
       checkKey(key);
-      return { revision: write((w) => putKey(w, key, value, putOpts?.lease ?? 0)) };
+      let prev: KeyValue | undefined;
+      const revision = write((w) => {
+        prev = putKey(w, key, value, putOpts?.lease ?? 0);
+      });
+      return putOpts?.prevKv && prev ? { revision, prevKv: { ...prev } } : { revision };
     }),
 
     delete: guarded((key: string) => {

@@ -587,10 +587,18 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<Store> {
       const k = toEtcdKey(key);
       const lease = putOpts?.lease ?? 0;
       // Safe to repeat: a second identical put only bumps the revision again.
+      const prevKv = putOpts?.prevKv === true;
       const res = await call(`put ${key}`, 'write', (o) =>
-        client.kv.put({ key: k, value: Buffer.from(value), lease: String(lease) }, o),
+        client.kv.put(
+          { key: k, value: Buffer.from(value), lease: String(lease), prev_kv: prevKv },
+          o,
+        ),
       );
-      return { revision: seen(res.header) };
+      const revision = seen(res.header);
+      // A repeated attempt (the first one's answer lost) reports the first attempt's write as
+      // the previous value: callers use prevKv to clean up what they replaced, and a record they
+      // wrote themselves has their own lease, which they keep.
+      return prevKv && res.prev_kv ? { revision, prevKv: toKv(res.prev_kv) } : { revision };
     },
 
     async delete(key) {

@@ -34,6 +34,13 @@ export interface TxnCompare {
   modRevision: number;
 }
 
+export interface PutOptions {
+  /** Lease to attach the key to (0 or absent: none; a put without one detaches the key). */
+  lease?: number;
+  /** Return the key as it was before the put (absent when the key did not exist). */
+  prevKv?: boolean;
+}
+
 export interface Watch {
   cancel(): void;
 }
@@ -74,7 +81,15 @@ export interface Store {
   get(key: string): Promise<KeyValue | undefined>;
   /** Every key with the prefix, in key order, and the revision they were read at. */
   range(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }>;
-  put(key: string, value: string, opts?: { lease?: number }): Promise<{ revision: number }>;
+  /**
+   * With `prevKv`, also returns the key's value before this write (etcd's put `prev_kv`): a
+   * caller that replaces a record learns what it replaced in the same round trip, atomically.
+   */
+  put(
+    key: string,
+    value: string,
+    opts?: PutOptions,
+  ): Promise<{ revision: number; prevKv?: KeyValue }>;
   delete(key: string): Promise<{ revision: number; deleted: number }>;
   /**
    * Applies every op or none, at one new revision. With `compare`, fails with

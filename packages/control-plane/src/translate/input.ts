@@ -237,6 +237,13 @@ export interface TranslateInput {
   /** Optional so that inputs built before the kind existed stay valid. */
   authorizationPolicies?: AuthorizationPolicyIn[];
   instances: Instance[];
+  /**
+   * The same instances grouped by service FQDN, when the caller keeps that grouping between
+   * revisions (the control plane does: registry/instance-groups.ts). A group's array is a new
+   * object whenever one of its instances changed, so the memo finds untouched services by
+   * identity without reading `instances`. Absent: translate groups `instances` itself.
+   */
+  instanceGroups?: ReadonlyMap<string, readonly Instance[]>;
   serviceEntries?: ServiceEntryIn[];
   /**
    * What DNS gave for the names DNS ServiceEntries resolve (name -> IPv4 addresses). The

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Instance } from '@weft/model';
 import type { TranslateInput } from './input.js';
+import { InstanceGroups } from '../registry/instance-groups.js';
 import { createTranslateMemo } from './memo.js';
 import { translate } from './translate.js';
 
@@ -66,5 +67,49 @@ describe('incremental translate', () => {
     );
     assert.ok(!fourth.clusters.some((c) => c.service.startsWith('c.')));
     assert.ok(!memo.clusters.has('c.default.svc.cluster.local'));
+  });
+
+  it('with instance groups kept by the caller, reuses untouched services and gives the same output', () => {
+    const groups = new InstanceGroups();
+    const all = new Map<string, Instance>();
+    const put = (i: Instance) => {
+      all.set(i.id, i);
+      groups.set(i.id, i);
+    };
+    for (const s of ['a', 'b', 'c']) for (const n of [1, 2]) put(inst(s, n));
+    const vs = {
+      metadata: { name: 'a', namespace: 'default', createRevision: 1 },
+      spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'b' } }] }] },
+    };
+    const inputAt = (version: number, virtualServices: (typeof vs)[] = []): TranslateInput => ({
+      version,
+      virtualServices,
+      destinationRules: [],
+      gateways: [],
+      instances: [...all.values()],
+      instanceGroups: groups.groups(),
+    });
+    const memo = createTranslateMemo();
+    const first = translate(inputAt(1), memo);
+    assert.deepEqual(first, translate({ ...inputAt(1), instanceGroups: undefined }));
+
+    put(inst('c', 1, false));
+    const second = translate(inputAt(2), memo);
+    assert.deepEqual(second, translate({ ...inputAt(2), instanceGroups: undefined }));
+    assert.deepEqual(memo.stats, { reused: 2, rebuilt: 1 });
+    assert.deepEqual(second.mesh.virtualHosts, first.mesh.virtualHosts);
+    second.mesh.virtualHosts.forEach((vh, i) => assert.equal(vh, first.mesh.virtualHosts[i]));
+
+    // A VirtualService claims a's host: the default routes are made again, not reused.
+    const third = translate(inputAt(3, [vs]), memo);
+    assert.deepEqual(third, translate({ ...inputAt(3, [vs]), instanceGroups: undefined }));
+    assert.ok(
+      !third.mesh.virtualHosts.some((vh) => vh.name === 'default|a.default.svc.cluster.local'),
+    );
+    const fourth = translate(inputAt(4), memo);
+    assert.deepEqual(fourth, translate({ ...inputAt(4), instanceGroups: undefined }));
+    assert.ok(
+      fourth.mesh.virtualHosts.some((vh) => vh.name === 'default|a.default.svc.cluster.local'),
+    );
   });
 });

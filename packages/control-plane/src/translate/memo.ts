@@ -23,14 +23,20 @@ export interface ClusterMemoEntry {
 
 export interface TranslateMemo {
   clusters: Map<string, ClusterMemoEntry>;
-  /** Default virtual hosts by `<fqdn>|<domains>`. */
+  /** Default virtual hosts by FQDN, valid while the claimed domains are `defaultHostsClaims`. */
   defaultHosts: Map<string, VirtualHost>;
+  defaultHostsClaims: string;
   /** How many services' clusters the last run reused and rebuilt (for profiling). */
   stats: { reused: number; rebuilt: number };
 }
 
 export function createTranslateMemo(): TranslateMemo {
-  return { clusters: new Map(), defaultHosts: new Map(), stats: { reused: 0, rebuilt: 0 } };
+  return {
+    clusters: new Map(),
+    defaultHosts: new Map(),
+    defaultHostsClaims: '',
+    stats: { reused: 0, rebuilt: 0 },
+  };
 }
 
 export function sameRefs<T>(a: readonly T[], b: readonly T[]): boolean {

@@ -65,7 +65,7 @@ export function translate(input: TranslateInput, memo?: TranslateMemo): Snapshot
   const drs = indexDestinationRules(input.destinationRules);
   const entries = [...(input.serviceEntries ?? [])].sort(byAge);
   const external = serviceEntryEndpoints(entries, input.dnsAddresses ?? {});
-  const byService = groupByService(input.instances);
+  const byService = input.instanceGroups ?? groupByService(input.instances);
   const peerPolicies = toPeerPolicies(input.peerAuthentications ?? []);
   const clusters = buildClusters(byService, external, drs, memo, {
     identityOf: (i, drMode) => endpointTlsIdentity(i, drMode, peerPolicies, input.trustDomain),
@@ -76,17 +76,20 @@ export function translate(input: TranslateInput, memo?: TranslateMemo): Snapshot
   const meshHosts = claimDomains(meshVs.map(toVirtualHost));
   // A service no VirtualService names still gets a route: all of its endpoints (Istio's default).
   const claimed = new Set(meshHosts.flatMap((v) => v.domains));
+  // A default route depends only on its FQDN and the domains VirtualServices claim: while the
+  // claims stay the same, each one comes back from the memo by FQDN, with no per-service work.
+  const claims = [...claimed].sort().join(',');
+  const reusable = memo !== undefined && memo.defaultHostsClaims === claims;
   const defaultHosts = new Map<string, VirtualHost>();
   for (const fqdn of [...new Set([...byService.keys(), ...external.keys()])].sort()) {
-    if (claimed.has(fqdn)) continue;
-    const domains = hostAliases(fqdn).filter((d) => !claimed.has(d));
-    const memoKey = `${fqdn}|${domains.join(',')}`;
-    const known = memo?.defaultHosts.get(memoKey);
+    const known = reusable ? memo.defaultHosts.get(fqdn) : undefined;
     if (known) {
       meshHosts.push(known);
-      defaultHosts.set(memoKey, known);
+      defaultHosts.set(fqdn, known);
       continue;
     }
+    if (claimed.has(fqdn)) continue;
+    const domains = hostAliases(fqdn).filter((d) => !claimed.has(d));
     const vh: VirtualHost = {
       name: `default|${fqdn}`,
       domains,
@@ -102,9 +105,12 @@ export function translate(input: TranslateInput, memo?: TranslateMemo): Snapshot
       ],
     };
     meshHosts.push(vh);
-    defaultHosts.set(memoKey, vh);
+    defaultHosts.set(fqdn, vh);
   }
-  if (memo) memo.defaultHosts = defaultHosts;
+  if (memo) {
+    memo.defaultHosts = defaultHosts;
+    memo.defaultHostsClaims = claims;
+  }
 
   const gateways: GatewayConfig[] = [...input.gateways]
     .sort((a, b) => key(a.metadata).localeCompare(key(b.metadata)))
@@ -540,7 +546,7 @@ function hashOf(ch: LoadBalancerIn['consistentHash']): ConsistentHash | undefine
 }
 
 /** Instances by service FQDN, in input order (the memo compares these lists by identity). */
-function groupByService(instances: readonly Instance[]): Map<string, Instance[]> {
+function groupByService(instances: readonly Instance[]): ReadonlyMap<string, readonly Instance[]> {
   const byService = new Map<string, Instance[]>();
   // namespace -> service -> FQDN: one toFqdn per service, not per instance.
   const names = new Map<string, Map<string, string>>();
@@ -568,7 +574,7 @@ function toEndpoint(i: Instance): Endpoint {
 }
 
 function buildClusters(
-  byService: Map<string, Instance[]>,
+  byService: ReadonlyMap<string, readonly Instance[]>,
   external: Map<string, Endpoint[]>,
   drs: Map<string, DestinationRuleIn>,
   memo: TranslateMemo | undefined,
@@ -593,7 +599,7 @@ function buildClusters(
       prev.drRevision === dr?.metadata.createRevision &&
       prev.external === extJson &&
       prev.security === tls.key &&
-      sameRefs(prev.instances, members)
+      (prev.instances === members || sameRefs(prev.instances, members))
     ) {
       out.push(...prev.clusters);
       entries.set(fqdn, prev);
