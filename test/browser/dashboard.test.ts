@@ -4,8 +4,10 @@
 // a service page, an instance going unhealthy) and saves screenshots under test-results/.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -57,6 +59,23 @@ function rows(page: Page, testid: string): Promise<string[][]> {
   );
 }
 
+/**
+ * base64(SHA-256(SubjectPublicKeyInfo)) of the API's certificate, once Node verified it against
+ * the mesh root: how Chromium names a key to trust (it sees only the leaf the server sends).
+ */
+function verifiedSpkiHash(url: string, caPem: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), ca: caPem }, () => {
+      const raw = socket.getPeerCertificate().raw;
+      socket.end();
+      const spki = new X509Certificate(raw).publicKey.export({ type: 'spki', format: 'der' });
+      resolve(createHash('sha256').update(spki).digest('base64'));
+    });
+    socket.on('error', reject);
+  });
+}
+
 describe('dashboard in Chromium', { timeout: 240_000 }, () => {
   let demo: RunningDemo;
   let browser: Browser;
@@ -80,6 +99,9 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        // The demo's API is HTTPS with a certificate from the mesh CA: trust that certificate's
+        // key (checked against ca.pem first), as a user would add ca.pem to the browser.
+        `--ignore-certificate-errors-spki-list=${await verifiedSpkiHash(demo.controlUrl, readFileSync(demo.caFile, 'utf8'))}`,
       ],
     });
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });

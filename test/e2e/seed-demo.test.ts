@@ -107,22 +107,45 @@ describe('seed demo, end to end', { timeout: 120_000 }, () => {
     }
   });
 
-  /** Calls the control plane API and waits until every proxy runs the change. */
+  /** Calls the (locked) control plane API as the admin and waits until every proxy runs the change. */
   async function configure(method: string, path: string, body?: string): Promise<number> {
-    const res = await fetch(`${demo.controlUrl}${path}`, {
+    const { revision } = await demo.api.request<{ revision: number }>(
       method,
-      headers: { 'content-type': 'application/json' },
-      ...(body !== undefined ? { body } : {}),
-    });
-    const text = await res.text();
-    assert.equal(res.status, 200, text);
-    const { revision } = JSON.parse(text) as { revision: number };
-    const wait = await fetch(
-      `${demo.controlUrl}/v1/proxies/wait?version=${revision}&timeoutMs=10000`,
+      path,
+      body === undefined ? undefined : JSON.parse(body),
     );
-    assert.equal(wait.status, 200, await wait.text());
+    await demo.api.request('GET', `/v1/proxies/wait?version=${revision}&timeoutMs=10000`);
     return revision;
   }
+
+  it('is locked: the API wants a token, and sidecars accept mTLS only (STRICT)', async () => {
+    assert.match(demo.controlUrl, /^https:/);
+    const anonymous = await demo.api.fetch('/v1/apply', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: '' },
+      body: '{"files":[]}',
+    });
+    assert.equal(anonymous.status, 401);
+    // A plaintext client on a sidecar's inbound port is disconnected (nothing answers).
+    const inbound = Number(demo.child('user-1.sidecar')?.ready.inboundPort);
+    assert.ok(inbound > 0);
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: inbound,
+            path: '/user',
+            headers: { host: 'user' },
+            agent: false,
+          },
+          resolve,
+        );
+        req.on('error', reject);
+        req.end();
+      }),
+    );
+  });
 
   it('a request for an unknown host gets a 404 that says the gateway made it', async () => {
     const r = await get(demo.gatewayPort, '/user', 'nobody.example');

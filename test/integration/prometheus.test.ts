@@ -77,8 +77,8 @@ describe('Prometheus scraping the demo mesh', { timeout: 180_000 }, () => {
     ]);
     assert.equal(cfg.code, 0, cfg.stderr);
     writeFileSync(join(dir, 'prometheus.yml'), cfg.stdout);
-    const res = await fetch(`${demo.controlUrl}/v1/prometheus/targets`);
-    targets = (await res.json()) as TargetGroup[];
+    // The demo's API is HTTPS with the mesh root (the CLI above found it through its context).
+    targets = await demo.api.request<TargetGroup[]>('GET', '/v1/prometheus/targets');
     prom = await startPrometheus(join(dir, 'prometheus.yml'), dir);
   });
 
@@ -97,7 +97,9 @@ describe('Prometheus scraping the demo mesh', { timeout: 180_000 }, () => {
       `${demo.controlUrl}/metrics`,
     ];
     for (const url of endpoints) {
-      const res = await fetch(url);
+      const res = url.startsWith(demo.controlUrl)
+        ? await demo.api.fetch(url.slice(demo.controlUrl.length))
+        : await fetch(url);
       assert.equal(res.status, 200, url);
       const problems = await promtoolProblems(await res.text());
       assert.deepEqual(problems, [], `promtool check metrics on ${url}`);

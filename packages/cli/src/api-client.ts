@@ -28,8 +28,18 @@ export interface Api {
     body?: unknown,
     opts?: { timeoutMs?: number },
   ): Promise<T>;
+  /** The mesh root file the API is trusted with, when it is HTTPS. */
+  caFile?: string | undefined;
   /** A raw call with the credentials (streams such as `get instances -w`). */
-  fetch(path: string, init?: { signal?: AbortSignal }): Promise<Response>;
+  fetch(
+    path: string,
+    init?: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      signal?: AbortSignal;
+    },
+  ): Promise<Response>;
 }
 
 export function createApi(base: string, creds: Credentials = {}): Api {
@@ -52,7 +62,8 @@ export function createApi(base: string, creds: Credentials = {}): Api {
   return {
     base: root0,
     replicas,
-    fetch: (path, init) => call(`${root0}${path}`, init?.signal ? { signal: init.signal } : {}),
+    caFile: creds.caFile,
+    fetch: (path, init) => call(`${root0}${path}`, init ?? {}),
     async request<T>(
       method: string,
       path: string,

@@ -28,6 +28,8 @@ export interface Credentials {
   token?: string;
   /** PEM text. */
   ca?: string;
+  /** Where the PEM came from (Prometheus's config names the file). */
+  caFile?: string;
 }
 
 export interface CredentialFlags {
@@ -98,7 +100,10 @@ export function credentialsFor(
   const token = flags.token ?? env.WEFT_TOKEN ?? (tokenFile ? readSecret(tokenFile) : undefined);
   const caFile = flags.ca ?? env.WEFT_CA ?? ctx?.caFile ?? local('ca.pem');
   const ca = caFile ? readFileSync(caFile, 'utf8') : undefined;
-  return { ...(token ? { token } : {}), ...(ca ? { ca } : {}) };
+  return {
+    ...(token ? { token } : {}),
+    ...(ca && caFile ? { ca, caFile: resolve(caFile) } : {}),
+  };
 }
 
 function safeHost(url: string): string {

@@ -850,13 +850,22 @@ export function buildProgram(): Command {
       say(
         `  curl -si ${g}/user                            # no Host: my-service -> 404 from the gateway`,
       );
-      say(`  npx weft --control ${demo.controlUrl} get services`);
-      say(`  npx weft --control ${demo.controlUrl} get routes`);
-      say(`  npx weft --control ${demo.controlUrl} proxy-status`);
-      say(`  npx weft --control ${demo.controlUrl} top            # live golden metrics`);
-      say(`  npx weft --control ${demo.controlUrl} tap order      # live requests to order`);
-      say(`  npx weft --control ${demo.controlUrl} prometheus-config > prometheus.yml`);
-      say(`Dashboard: ${demo.controlUrl}/dashboard/`);
+      // The control plane wrote the current context: no --control, token or CA to type.
+      say('  npx weft get services');
+      say('  npx weft get routes');
+      say('  npx weft proxy-status');
+      say('  npx weft top                     # live golden metrics');
+      say('  npx weft tap order               # live requests to order');
+      say(
+        '  npx weft token list              # the admin and bootstrap tokens (never the secrets)',
+      );
+      say('  npx weft prometheus-config > prometheus.yml');
+      say(
+        `Dashboard: ${demo.controlUrl}/dashboard/  (the API's certificate is from the mesh CA: trust ${demo.caFile} or accept the warning)`,
+      );
+      say(
+        `Locked: admin token in ${demo.adminTokenFile}; mTLS STRICT mesh-wide (examples/seed/mtls-strict.yaml).`,
+      );
       say(`Logs and access logs: ${demo.dataDir}/logs   Stop with Ctrl-C.`);
       process.exitCode = await untilSignal(async () => {
         say('Stopping…');

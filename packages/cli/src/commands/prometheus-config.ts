@@ -17,6 +17,8 @@ export interface PrometheusConfigOptions {
   /** With fileSd: rewrite the file every refresh until stopped. */
   watch?: boolean;
   refreshMs: number;
+  /** The mesh root a locked (HTTPS) control plane's certificate chains to. */
+  caFile?: string | undefined;
 }
 
 export interface TargetGroup {
@@ -27,12 +29,22 @@ export interface TargetGroup {
 export function prometheusConfig(controlUrl: string, o: PrometheusConfigOptions): string {
   const control = new URL(controlUrl);
   const refresh = `${Math.max(1, Math.round(o.refreshMs / 1000))}s`;
+  // A locked control plane serves HTTPS with a mesh-CA certificate; its reads are open on
+  // loopback, so Prometheus needs the root, not a token (docs/security.md).
+  const tls =
+    control.protocol === 'https:' && o.caFile !== undefined
+      ? { tls_config: { ca_file: o.caFile } }
+      : {};
   const proxies: Record<string, unknown> = { job_name: 'weft-proxies' };
   if (o.fileSd !== undefined)
     proxies.file_sd_configs = [{ files: [resolve(o.fileSd)], refresh_interval: refresh }];
   else
     proxies.http_sd_configs = [
-      { url: new URL('/v1/prometheus/targets', control).toString(), refresh_interval: refresh },
+      {
+        url: new URL('/v1/prometheus/targets', control).toString(),
+        refresh_interval: refresh,
+        ...tls,
+      },
     ];
   return stringify({
     global: { scrape_interval: o.scrapeInterval, evaluation_interval: o.scrapeInterval },
@@ -42,6 +54,7 @@ export function prometheusConfig(controlUrl: string, o: PrometheusConfigOptions)
         metrics_path: '/metrics',
         scheme: control.protocol.replace(':', ''),
         static_configs: [{ targets: [control.host] }],
+        ...tls,
       },
       proxies,
     ],
@@ -69,7 +82,7 @@ export async function prometheusConfigCommand(
     // Fail early and clearly if the control plane is not there.
     await api.request('GET', '/v1/prometheus/targets');
   }
-  process.stdout.write(prometheusConfig(api.base, o));
+  process.stdout.write(prometheusConfig(api.base, { ...o, caFile: o.caFile ?? api.caFile }));
   if (o.fileSd === undefined || o.watch !== true) return 0;
   const file = o.fileSd;
   const timer = setInterval(() => {
