@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { clusterName, type Cluster, type ProxyNode, type Route, type Snapshot } from '@weft/model';
 import { createHealthTracker } from '../outlier/health-tracker.js';
+import { explainRequest } from '../explain/explain.js';
 import { compileSnapshot } from './compile-snapshot.js';
 import { clusterForPort } from './port-clusters.js';
 import type { CompiledDestination, ForwardAction, RouteTable } from './types.js';
@@ -110,6 +111,36 @@ describe('portLevelSettings clusters in the data plane', () => {
       { node: sidecar, health: createHealthTracker() },
     );
     assert.equal(only(forward(table, 'mesh', 'p1')).cluster?.name, clusterName(FQDN));
+  });
+
+  it('explain names the port cluster a request would use', () => {
+    const explain = (url: string, headers: Record<string, string>) => {
+      const trace = explainRequest(
+        snapshot,
+        { method: 'GET', url, headers },
+        {
+          view: { kind: 'sidecar' },
+        },
+      );
+      assert.equal(trace.action?.type, 'route');
+      const d = trace.action?.type === 'route' ? trace.action.destinations[0] : undefined;
+      return [d?.cluster, d?.lb?.policy, d?.port];
+    };
+    assert.deepEqual(explain('http://ratings:9080/', { 'x-route': 'any' }), [
+      clusterName(FQDN, undefined, 9080),
+      'ROUND_ROBIN',
+      undefined,
+    ]);
+    assert.deepEqual(explain('http://ratings/', { 'x-route': 'any' }), [
+      clusterName(FQDN),
+      'PEAK_EWMA',
+      undefined,
+    ]);
+    assert.deepEqual(explain('http://ratings/', { 'x-route': 'p9090' }), [
+      clusterName(FQDN, undefined, 9090),
+      'RANDOM',
+      9090,
+    ]);
   });
 
   it('rejects a cluster port that is not a port number', () => {
