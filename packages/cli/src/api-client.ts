@@ -30,6 +30,8 @@ export interface Api {
   ): Promise<T>;
   /** The mesh root file the API is trusted with, when it is HTTPS. */
   caFile?: string | undefined;
+  /** One Api per replica, with the same credentials (to ask every replica, not the first). */
+  perReplica(): Api[];
   /** A raw call with the credentials (streams such as `get instances -w`). */
   fetch(
     path: string,
@@ -63,6 +65,7 @@ export function createApi(base: string, creds: Credentials = {}): Api {
     base: root0,
     replicas,
     caFile: creds.caFile,
+    perReplica: () => (replicas.length > 1 ? replicas.map((r) => createApi(r, creds)) : []),
     fetch: (path, init) => call(`${root0}${path}`, init ?? {}),
     async request<T>(
       method: string,

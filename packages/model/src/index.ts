@@ -8,3 +8,4 @@ export * from './resources/index.js';
 export * from './delta.js';
 export * from './dashboard.js';
 export * from './spiffe.js';
+export * from './proxy-wait.js';

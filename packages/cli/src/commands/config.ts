@@ -3,9 +3,15 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { formatViolation, type Instance, type ProxyStatus, type Violation } from '@weft/model';
+import {
+  formatViolation,
+  mergeProxyWaits,
+  type Instance,
+  type ProxyStatus,
+  type Violation,
+} from '@weft/model';
 import type { ApplyResult, ProxyWaitResult, RouteRow } from '@weft/control-plane';
-import { ApiError, createApi, type Api } from '../api-client.js';
+import { ApiError, type Api } from '../api-client.js';
 import { print, table, type OutputFormat } from '../output.js';
 
 const YAML_EXT = new Set(['.yaml', '.yml', '.json']);
@@ -75,14 +81,20 @@ export async function applyCommand(
   }
 }
 
-/** `apply --wait`: one long poll until every connected proxy runs `revision` or newer. */
+/**
+ * `apply --wait`: one long poll until every connected proxy runs `revision` or newer. Each
+ * replica knows only its own proxies, so with `--control URL1,URL2` every replica is asked at
+ * once and the answers merged (a replica that does not answer is named; its proxies have moved).
+ */
 async function waitLive(api: Api, revision: number, timeoutMs: number): Promise<number> {
-  const w = await api.request<ProxyWaitResult>(
-    'GET',
-    `/v1/proxies/wait?version=${revision}&timeoutMs=${timeoutMs}`,
-    undefined,
-    { timeoutMs: timeoutMs + 10_000 },
-  );
+  const ask = (a: Api) =>
+    a.request<ProxyWaitResult>(
+      'GET',
+      `/v1/proxies/wait?version=${revision}&timeoutMs=${timeoutMs}`,
+      undefined,
+      { timeoutMs: timeoutMs + 10_000 },
+    );
+  const w = mergeProxyWaits(await eachReplica(api, ask));
   const live = w.proxies.filter((p) => p.state === 'live').length;
   const total = w.proxies.length;
   if (w.done) {
@@ -251,25 +263,34 @@ export async function getCommand(
  * answer is named on stderr; its proxies have moved to the others anyway).
  */
 async function proxyStatuses(api: Api): Promise<{ version?: number; items: ProxyStatus[] }> {
-  const replicas = api.replicas && api.replicas.length > 1 ? api.replicas : undefined;
-  if (!replicas) return api.request('GET', '/v1/proxies');
-  const answers = await Promise.all(
-    replicas.map((base) =>
-      createApi(base)
-        .request<{ version?: number; items: ProxyStatus[] }>('GET', '/v1/proxies')
-        .catch((err: Error) => {
-          process.stderr.write(`weft: ${base}: ${err.message}\n`);
-          return undefined;
-        }),
-    ),
+  const ok = await eachReplica(api, (a) =>
+    a.request<{ version?: number; items: ProxyStatus[] }>('GET', '/v1/proxies'),
   );
-  const ok = answers.filter((a) => a !== undefined);
-  if (ok.length === 0) throw new Error('no control-plane replica answered');
   const versions = ok.map((a) => a.version).filter((v): v is number => v !== undefined);
   return {
     ...(versions.length > 0 ? { version: Math.max(...versions) } : {}),
     items: ok.flatMap((a) => a.items).sort((a, b) => a.node.id.localeCompare(b.node.id)),
   };
+}
+
+/**
+ * Asks every replica given (or the one), in parallel. A replica that does not answer is named
+ * on stderr and left out; fails only when none answers.
+ */
+async function eachReplica<T>(api: Api, ask: (a: Api) => Promise<T>): Promise<T[]> {
+  const apis = api.perReplica();
+  if (apis.length === 0) return [await ask(api)];
+  const answers = await Promise.all(
+    apis.map((a) =>
+      ask(a).catch((err: Error) => {
+        process.stderr.write(`weft: ${a.base}: ${err.message}\n`);
+        return undefined;
+      }),
+    ),
+  );
+  const ok = answers.filter((a): a is Awaited<T> => a !== undefined);
+  if (ok.length === 0) throw new Error('no control-plane replica answered');
+  return ok;
 }
 
 function hostsOf(i: ResourceItem): string {

@@ -7,7 +7,13 @@
 // the app, close.
 
 import { createServer } from 'node:net';
-import { TLS_MODE_LABEL, type InstanceRegistration, type ProxyNode } from '@weft/model';
+import {
+  mergeProxyWaits,
+  TLS_MODE_LABEL,
+  type InstanceRegistration,
+  type ProxyNode,
+  type ProxyWaitAnswer,
+} from '@weft/model';
 import { connectSnapshotStream, parseControlUrls } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
 import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
@@ -335,14 +341,25 @@ async function waitForPeers(
 ): Promise<void> {
   const started = Date.now();
   try {
-    const r = await api.call(
+    // Every replica is asked: each knows only the proxies connected to it.
+    const answers = await api.callEach(
       'GET',
       `/v1/proxies/wait?version=${revision}&timeoutMs=${timeoutMs}`,
       undefined,
       timeoutMs + 2_000,
     );
-    const body = r.body as { done?: boolean; proxies?: { id: string; state: string }[] };
-    if (r.status === 200 && body.done)
+    const ok: ProxyWaitAnswer[] = [];
+    for (const a of answers) {
+      if ('status' in a && a.status === 200) ok.push(a.body as ProxyWaitAnswer);
+      else
+        log('warn', 'a control-plane replica did not answer the wait; its proxies have moved', {
+          replica: a.root,
+          ...('error' in a ? { error: a.error.message } : { status: a.status }),
+        });
+    }
+    if (ok.length === 0) throw new Error('no control-plane replica answered');
+    const body = mergeProxyWaits(ok);
+    if (body.done)
       log('info', 'every proxy runs the deregistration', {
         revision,
         proxies: body.proxies?.length,
