@@ -19,7 +19,12 @@ import { TLSSocket } from 'node:tls';
 import { startControlPlane, type RunningControlPlane } from '@weft/control-plane';
 import type { RunningSidecar } from '@weft/proxy';
 import type { FakeUpstream } from '@weft/testkit';
-import { connectMeshTls, startMeshServices, waitForProxies } from '../support/mesh-tls.js';
+import {
+  applyAndWait,
+  connectMeshTls,
+  MESH_STRICT,
+  startMeshServices,
+} from '../support/mesh-tls.js';
 import { until } from '../support/weft-process.js';
 
 /** Short enough that each sidecar renews (at half life) several times within the test. */
@@ -126,25 +131,7 @@ describe('workload certificate rotation under load', { timeout: 90_000 }, () => 
       s.certificate!.onChange((c) => serials.push(serialOf(c.certPem)));
     }
     // STRICT mesh-wide: every request between the sidecars must be mutual TLS.
-    const res = await fetch(`${cp.url}/v1/apply`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        files: [
-          {
-            path: 'strict.yaml',
-            content: `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: default, namespace: istio-system }
-spec: { mtls: { mode: STRICT } }
-`,
-          },
-        ],
-      }),
-    });
-    const body = (await res.json()) as { revision: number };
-    assert.equal(res.status, 200, JSON.stringify(body));
-    await waitForProxies(cp.url, body.revision);
+    await applyAndWait(cp.url, MESH_STRICT);
   });
 
   after(async () => {

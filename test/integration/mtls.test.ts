@@ -17,7 +17,9 @@ import { CHANNEL_NAMES, type RunningSidecar } from '@weft/proxy';
 import type { FakeUpstream } from '@weft/testkit';
 import { eventually } from './http-helpers.js';
 import {
+  applyAndWait,
   connectMeshTls,
+  MESH_STRICT,
   startMeshServices,
   waitForProxies as waitForProxiesOf,
 } from '../support/mesh-tls.js';
@@ -45,15 +47,8 @@ function send(port: number, path: string, host: string): Promise<Reply> {
   });
 }
 
-async function apply(cp: RunningControlPlane, yaml: string): Promise<void> {
-  const res = await fetch(`${cp.url}/v1/apply`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ files: [{ path: 'security.yaml', content: yaml }] }),
-  });
-  const body = (await res.json()) as { revision: number };
-  assert.equal(res.status, 200, JSON.stringify(body));
-  await waitForProxies(cp, body.revision);
+function apply(cp: RunningControlPlane, yaml: string): Promise<void> {
+  return applyAndWait(cp.url, yaml);
 }
 
 async function remove(cp: RunningControlPlane, kind: string, ns: string, name: string) {
@@ -66,12 +61,6 @@ async function remove(cp: RunningControlPlane, kind: string, ns: string, name: s
 function waitForProxies(cp: RunningControlPlane, version: number): Promise<void> {
   return waitForProxiesOf(cp.url, version);
 }
-
-const MESH_STRICT = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: default, namespace: istio-system }
-spec: { mtls: { mode: STRICT } }
-`;
 
 /** Runs `body` with mesh-wide STRICT plus one more resource applied; removes both after. */
 async function withMeshStrict(

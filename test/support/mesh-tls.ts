@@ -75,3 +75,22 @@ export async function waitForProxies(controlUrl: string, version: number): Promi
   const body = (await res.json()) as { done: boolean };
   assert.ok(body.done, `proxies did not take version ${version}: ${JSON.stringify(body)}`);
 }
+
+/** Mesh-wide STRICT (the root namespace's PeerAuthentication). */
+export const MESH_STRICT = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: istio-system }
+spec: { mtls: { mode: STRICT } }
+`;
+
+/** Applies YAML through the API and waits until every proxy runs the result. */
+export async function applyAndWait(controlUrl: string, yaml: string): Promise<void> {
+  const res = await fetch(`${controlUrl}/v1/apply`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ files: [{ path: 'mesh.yaml', content: yaml }] }),
+  });
+  const body = (await res.json()) as { revision: number };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  await waitForProxies(controlUrl, body.revision);
+}

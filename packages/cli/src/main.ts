@@ -202,6 +202,9 @@ interface ControlFlags {
   adminTokenFile?: string;
   tlsName: string[];
   reads?: 'open' | 'token';
+  caCert?: string;
+  caKey?: string;
+  caTrust: string[];
 }
 
 interface SidecarFlags extends TelemetryFlags, HardeningFlags {
@@ -321,7 +324,17 @@ export function buildProgram(): Command {
         return v;
       },
     )
+    .option('--ca-cert <file>', 'sign workload certificates with this root (PEM; with --ca-key)')
+    .option('--ca-key <file>', "the root's key (PKCS#8 PEM, ECDSA P-256)")
+    .option(
+      '--ca-trust <file>',
+      'another root for the trust bundle (repeatable): how a root is rotated, docs/security.md',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .action(async (o: ControlFlags & { dashboard: boolean }) => {
+      if ((o.caCert === undefined) !== (o.caKey === undefined))
+        throw new InvalidArgumentError('--ca-cert and --ca-key go together');
       // Loaded on use: `weft get` should not pay for SQLite and the proxy at start-up.
       const { startControlPlane } = await import('@weft/control-plane');
       // Admission runs the proxies' own compile step, so accepted config is config every
@@ -335,6 +348,10 @@ export function buildProgram(): Command {
         etcdPrefix: o.etcdPrefix,
         admit: (s) => void checkSnapshot(s),
         dashboard: o.dashboard === false ? false : { dir: dashboardDir() },
+        ...(o.caCert !== undefined && o.caKey !== undefined
+          ? { caRoot: { certFile: o.caCert, keyFile: o.caKey } }
+          : {}),
+        caTrust: o.caTrust,
         ...(o.insecure
           ? {}
           : {
@@ -771,6 +788,22 @@ export function buildProgram(): Command {
     .option('--no-open', 'only print the URL')
     .action(async (o: { open: boolean }) => {
       process.exitCode = await dashboardCommand(api(), o, (l) => process.stdout.write(`${l}\n`));
+    });
+
+  program
+    .command('ca')
+    .description('the mesh certificate authority')
+    .command('create-root')
+    .description(
+      'write a new mesh root (root-cert.pem, root-key.pem) into DIR, for `weft control --ca-cert/--ca-key/--ca-trust`',
+    )
+    .argument('<dir>', 'folder to write to (made if missing; existing files are not overwritten)')
+    .option('--trust-domain <domain>', 'the trust domain named in the root', 'cluster.local')
+    .action(async (dir: string, o: { trustDomain: string }) => {
+      const { createRootCommand } = await import('./commands/ca.js');
+      process.exitCode = await createRootCommand(dir, o.trustDomain, (l) =>
+        process.stdout.write(`${l}\n`),
+      );
     });
 
   const token = program

@@ -2,6 +2,7 @@ export * from './store/types.js';
 export { openEmbeddedStore } from './store/embedded.js';
 export { openEtcdStore, type EtcdStoreOptions } from './store/etcd.js';
 export { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from './start.js';
+export { createRoot as createMeshRoot } from './ca/mesh-ca.js';
 export { ControlPlane } from './control-plane.js';
 export { translate } from './translate/translate.js';
 export { createTranslateMemo, type TranslateMemo } from './translate/memo.js';

@@ -56,6 +56,11 @@ export interface ControlPlaneOptions {
   trustDomain?: string;
   /** Use this root (PEM files) instead of the one kept in the store. */
   caRoot?: RootFiles;
+  /**
+   * PEM files of more roots for the trust bundle sent with every workload certificate: how a
+   * root is rotated without a flag day (docs/security.md "Rotating the root").
+   */
+  caTrust?: readonly string[];
   /** Workload certificate lifetime (default 24 h; tests shorten it to watch rotation). */
   workloadCertLifetimeMs?: number;
   /**
@@ -101,6 +106,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const ca = await MeshCa.open(store, {
     trustDomain: opts.trustDomain,
     rootFiles: opts.caRoot,
+    trustFiles: opts.caTrust,
     workloadLifetimeMs: opts.workloadCertLifetimeMs,
   });
   const replica = opts.replica ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { openEmbeddedStore } from '../store/embedded.js';
-import { CA_ROOT_KEY, CaError, MeshCa } from './mesh-ca.js';
+import { CA_ROOT_KEY, CaError, createRoot, MeshCa } from './mesh-ca.js';
 import { KEY_ALGORITHM, webcrypto, x509 } from './x509.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00Z');
@@ -128,5 +128,40 @@ describe('MeshCa', () => {
     assert.ok(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(s.privateKey)));
     assert.equal(ca.identity('ns1', 'svc'), 'spiffe://example.org/ns/ns1/sa/svc');
     await store.close();
+  });
+
+  describe('trust bundle (root rotation)', () => {
+    it('sends the signing root and the extra roots, each once, with every certificate', async () => {
+      const oldRoot = await createRoot('cluster.local', NOW);
+      const newRoot = await createRoot('cluster.local', NOW);
+      // Signing with the old root, trusting the new one too (the first step of a rotation);
+      // the signing root listed again and a root given twice are kept once.
+      const ca = await MeshCa.fromPem(oldRoot.certificate, oldRoot.privateKey, {
+        now: () => NOW,
+        trustRoots: [newRoot.certificate + oldRoot.certificate, newRoot.certificate],
+      });
+      const issued = await ca.issueWorkload(await csrFor(), { namespace: 'default', service: 'a' });
+      assert.equal(issued.roots.length, 2);
+      assert.equal(issued.roots[0], issued.root);
+      const signer = new X509Certificate(issued.root);
+      assert.ok(new X509Certificate(issued.certificate).verify(signer.publicKey));
+      assert.equal(
+        new X509Certificate(issued.roots[1]!).fingerprint256,
+        new X509Certificate(newRoot.certificate).fingerprint256,
+      );
+      assert.equal(ca.trustBundlePem, issued.roots.join(''));
+    });
+
+    it('refuses a trusted root that is not a CA certificate, or no certificate at all', async () => {
+      const root = await createRoot('cluster.local', NOW);
+      const ca = await MeshCa.fromPem(root.certificate, root.privateKey, { now: () => NOW });
+      const leaf = (await ca.issueWorkload(await csrFor(), { namespace: 'default', service: 'a' }))
+        .certificate;
+      for (const pem of [leaf, 'not a certificate'])
+        await assert.rejects(
+          MeshCa.fromPem(root.certificate, root.privateKey, { trustRoots: [pem] }),
+          (err: unknown) => err instanceof CaError && err.code === 'WEFT_ERR_CA_ROOT',
+        );
+    });
   });
 });

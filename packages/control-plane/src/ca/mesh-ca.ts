@@ -45,8 +45,13 @@ export class CaError extends Error {
 export interface IssuedCertificate {
   /** PEM of the leaf certificate. */
   certificate: string;
-  /** PEM of the root that signed it: what peers trust. */
+  /** PEM of the root that signed it. */
   root: string;
+  /**
+   * The trust bundle: every root a peer's certificate may chain to (the signing root first).
+   * More than one while the root is being rotated (docs/security.md "Rotating the root").
+   */
+  roots: string[];
   spiffeId: string;
   notBefore: string;
   notAfter: string;
@@ -54,6 +59,11 @@ export interface IssuedCertificate {
 
 export interface MeshCaOptions {
   trustDomain?: string;
+  /**
+   * More roots to trust beside the signing one (PEM, one or several certificates per string):
+   * the new root before it signs, or the old one after the switch.
+   */
+  trustRoots?: readonly string[];
   /** Default 24 h. */
   workloadLifetimeMs?: number;
   now?: () => number;
@@ -66,7 +76,10 @@ export interface RootFiles {
 
 export class MeshCa {
   readonly trustDomain: string;
+  /** The signing root. */
   readonly rootPem: string;
+  /** The signing root and every other root in the trust bundle, each once. */
+  readonly trustBundle: readonly string[];
   private readonly workloadLifetimeMs: number;
   private readonly now: () => number;
 
@@ -79,6 +92,13 @@ export class MeshCa {
     this.workloadLifetimeMs = opts.workloadLifetimeMs ?? DEFAULT_WORKLOAD_LIFETIME_MS;
     this.now = opts.now ?? Date.now;
     this.rootPem = root.toString('pem');
+    const extra = (opts.trustRoots ?? []).flatMap((pem) => parseTrustRoots(pem));
+    this.trustBundle = [...new Set([this.rootPem, ...extra])];
+  }
+
+  /** The trust bundle as one PEM text (what a `ca` option or a CA file takes). */
+  get trustBundlePem(): string {
+    return this.trustBundle.join('');
   }
 
   /**
@@ -87,8 +107,25 @@ export class MeshCa {
    */
   static async open(
     store: Store,
-    opts: MeshCaOptions & { rootFiles?: RootFiles | undefined } = {},
+    opts: MeshCaOptions & {
+      rootFiles?: RootFiles | undefined;
+      /** PEM files of more roots to trust (added to `trustRoots`). */
+      trustFiles?: readonly string[] | undefined;
+    } = {},
   ): Promise<MeshCa> {
+    if (opts.trustFiles !== undefined && opts.trustFiles.length > 0) {
+      const read = opts.trustFiles.map((f) => {
+        try {
+          return readFileSync(f, 'utf8');
+        } catch (err) {
+          throw new CaError(
+            'WEFT_ERR_CA_ROOT',
+            `cannot read the trusted root ${f}: ${(err as Error).message}`,
+          );
+        }
+      });
+      opts = { ...opts, trustRoots: [...(opts.trustRoots ?? []), ...read] };
+    }
     if (opts.rootFiles !== undefined) {
       const { certFile, keyFile } = opts.rootFiles;
       return MeshCa.fromPem(
@@ -224,6 +261,7 @@ export class MeshCa {
     return {
       certificate: cert.toString('pem'),
       root: this.rootPem,
+      roots: [...this.trustBundle],
       spiffeId: id,
       notBefore: cert.notBefore.toISOString(),
       notAfter: cert.notAfter.toISOString(),
@@ -258,7 +296,35 @@ export class MeshCa {
   }
 }
 
-async function createRoot(
+/**
+ * Every certificate in a PEM text, each checked to be a CA certificate; re-encoded, so the same
+ * root given twice (or with other line breaks) is one entry of the bundle.
+ */
+function parseTrustRoots(pem: string): string[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    throw new CaError('WEFT_ERR_CA_ROOT', 'a trusted root holds no PEM certificate');
+  return blocks.map((block) => {
+    let cert: x509.X509Certificate;
+    try {
+      cert = new x509.X509Certificate(block);
+    } catch (err) {
+      throw new CaError(
+        'WEFT_ERR_CA_ROOT',
+        `a trusted root is not a PEM certificate: ${(err as Error).message}`,
+      );
+    }
+    if (cert.getExtension(x509.BasicConstraintsExtension)?.ca !== true)
+      throw new CaError(
+        'WEFT_ERR_CA_ROOT',
+        `the trusted root "${cert.subject}" is not a CA (basicConstraints cA is not set)`,
+      );
+    return cert.toString('pem');
+  });
+}
+
+/** A new self-signed mesh root (ECDSA P-256): certificate and PKCS#8 key, PEM. */
+export async function createRoot(
   trustDomain: string,
   now: number,
 ): Promise<{ certificate: string; privateKey: string }> {

@@ -3,8 +3,8 @@
 // no HTTP request starts with it), and the mode from the current route table decides what is
 // accepted: STRICT only mutual TLS (a plaintext client is disconnected, as Istio resets it),
 // PERMISSIVE both, DISABLE only plaintext. TLS connections must present a client certificate
-// that chains to the mesh root. A renewed workload certificate replaces the server's secure
-// context; connections already open keep theirs.
+// that chains to a root of the mesh's trust bundle. A renewed workload certificate replaces the
+// server's secure context; connections already open keep theirs.
 
 import type { Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -118,11 +118,15 @@ export function listenMesh(
   });
 }
 
-function setContext(server: Server, c: { certPem: string; keyPem: string; rootPem: string }): void {
+function setContext(
+  server: Server,
+  c: { certPem: string; keyPem: string; trustPem: string },
+): void {
   (server as unknown as { setSecureContext(o: object): void }).setSecureContext({
     cert: c.certPem,
     key: c.keyPem,
-    ca: c.rootPem,
+    // Clients may chain to any root of the trust bundle (the old and new one while rotating).
+    ca: c.trustPem,
   });
 }
 

@@ -18,18 +18,26 @@ const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as
 
 export interface IssuedCertificate {
   certificate: string;
+  /** The root that signed it. */
   root: string;
+  /** The trust bundle (the signing root and any other root being rotated in or out). */
+  roots?: string[];
 }
 
 export interface WorkloadCertificate {
   certPem: string;
   keyPem: string;
+  /** The root that signed this certificate. */
   rootPem: string;
+  /** Every root a peer may chain to, as one PEM text (docs/security.md "Rotating the root"). */
+  trustPem: string;
+  /** How many roots trustPem holds. */
+  trustedRoots: number;
   /** The SPIFFE ID in the certificate. */
   identity: string;
   notBefore: number;
   notAfter: number;
-  /** For this proxy's mesh listener (cert, key, and the root to verify clients with). */
+  /** For this proxy's outbound connections (cert, key, and the roots to verify servers with). */
   context: SecureContext;
 }
 
@@ -86,6 +94,7 @@ export function startWorkloadCertificate(
     const renewInMs = renewDelayMs(cert, now(), renewAt);
     opts.log?.('info', 'workload certificate issued', {
       identity: cert.identity,
+      trustedRoots: cert.trustedRoots,
       notAfter: new Date(cert.notAfter).toISOString(),
       renewInMs: Math.round(renewInMs),
     });
@@ -154,13 +163,18 @@ async function requestCertificate(
     throw new Error('the issued certificate is not signed by the root sent with it');
   const identity = spiffeUriSan(cert.subjectAltName);
   if (identity === undefined) throw new Error('the issued certificate has no SPIFFE URI SAN');
+  // A CA without a bundle sends its root alone; the signing root is always trusted.
+  const roots = [...new Set([issued.root, ...(issued.roots ?? [])])];
+  const trustPem = roots.join('\n');
   return {
     certPem: issued.certificate,
     keyPem,
     rootPem: issued.root,
+    trustPem,
+    trustedRoots: roots.length,
     identity,
     notBefore: Date.parse(cert.validFrom),
     notAfter: Date.parse(cert.validTo),
-    context: createSecureContext({ cert: issued.certificate, key: keyPem, ca: issued.root }),
+    context: createSecureContext({ cert: issued.certificate, key: keyPem, ca: trustPem }),
   };
 }
