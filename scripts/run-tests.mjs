@@ -4,7 +4,8 @@
 // integration tests in test/dist/ and the chaos suite in test/dist/chaos/ (its own target, and
 // part of `all`). Usage: run-tests.mjs unit|integration|chaos|all [filter]
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const which = process.argv[2] ?? 'unit';
@@ -36,12 +37,16 @@ if (chosen.length === 0) {
   process.exit(1);
 }
 chosen.sort();
+// The CLI contexts that locked control planes and demos write go to a folder of this run, not
+// the developer's ~/.weft (and a demo they have running is never the tests' default).
+const home = mkdtempSync(join(tmpdir(), 'weft-test-home-'));
 const r = spawnSync(
   process.execPath,
   ['--enable-source-maps', '--test', '--test-reporter=spec', ...chosen],
   {
     stdio: 'inherit',
-    env: { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn', WEFT_HOME: home },
   },
 );
+rmSync(home, { recursive: true, force: true });
 process.exit(r.status ?? 1);
