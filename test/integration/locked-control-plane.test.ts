@@ -5,7 +5,8 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,42 @@ import { until } from '../support/weft-process.js';
 interface Reply {
   status: number;
   body: { error?: { code: string; message: string } } & Record<string, unknown>;
+}
+
+/** One call to a locked API over HTTPS, trusting only the mesh root. */
+function callApi(
+  base: string,
+  ca: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpsRequest(
+      `${base}${path}`,
+      {
+        method,
+        ca,
+        agent: false,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 const VS = `apiVersion: networking.istio.io/v1
@@ -39,33 +76,8 @@ describe('locked control plane', { timeout: 60_000 }, () => {
   let app: FakeUpstream;
   let sidecar: RunningSidecar | undefined;
 
-  /** One call to the API over HTTPS, trusting only the mesh root. */
-  const call = (method: string, path: string, token?: string, body?: unknown): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = httpsRequest(
-        `${cp.url}${path}`,
-        {
-          method,
-          ca,
-          agent: false,
-          headers: {
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...(payload ? { 'content-type': 'application/json' } : {}),
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+  const call = (method: string, path: string, token?: string, body?: unknown) =>
+    callApi(cp.url, ca, method, path, token, body);
 
   const register = (service: string, token: string | undefined, id = `${service}-x`) =>
     call('POST', '/v1/instances', token, {
@@ -246,5 +258,59 @@ describe('locked control plane', { timeout: 60_000 }, () => {
       const proxies = (await call('GET', '/v1/proxies')).body.items as { node: { id: string } }[];
       return proxies.some((p) => p.node.id === 'user-1.sidecar') ? undefined : true;
     });
+  });
+});
+
+describe('locked control plane: the admin token file across restarts', { timeout: 60_000 }, () => {
+  let dir: string;
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const status = async (cp: RunningControlPlane, token: string): Promise<number> =>
+    (await callApi(cp.url, cp.caRoot, 'GET', '/v1/tokens', token)).status;
+  const start = (dataDir: string) =>
+    startControlPlane({ dataDir, port: 0, tls: true, auth: true, dashboard: false });
+
+  it('accepts an operator-provided first admin token from the file', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'weft-locked-restart-'));
+    const dataDir = join(dir, 'own');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'admin-token'), 'weft_an-operator-chose-this-token\n', {
+      mode: 0o600,
+    });
+    const cp = await start(dataDir);
+    try {
+      assert.equal(await status(cp, 'weft_an-operator-chose-this-token'), 200);
+    } finally {
+      await cp.close();
+    }
+  });
+
+  it('never brings back a revoked admin token when restarted with its file', async () => {
+    const dataDir = join(dir, 'revoked');
+    let cp = await start(dataDir);
+    const first = readFileSync(cp.adminTokenFile!, 'utf8').trim();
+    let second: string;
+    try {
+      const made = await callApi(cp.url, cp.caRoot, 'POST', '/v1/tokens', first, {
+        kind: 'admin',
+      });
+      second = made.body.token as string;
+      const firstId = createHash('sha256').update(first).digest('hex').slice(0, 16);
+      const revoked = (await callApi(cp.url, cp.caRoot, 'DELETE', `/v1/tokens/${firstId}`, second))
+        .status;
+      assert.equal(revoked, 200);
+    } finally {
+      await cp.close();
+    }
+    cp = await start(dataDir);
+    try {
+      assert.equal(cp.adminToken, undefined);
+      assert.equal(await status(cp, first), 401);
+      assert.equal(await status(cp, second), 200);
+    } finally {
+      await cp.close();
+    }
   });
 });

@@ -69,24 +69,31 @@ export async function lockApi(o: {
       const secret = readFileSync(file, 'utf8').trim();
       if (secret.length < 16)
         throw new Error(`${file} holds no usable admin token (at least 16 characters)`);
-      if (tokens.find(tokenIdOf(hashToken(secret))) === undefined)
+      if (tokens.find(tokenIdOf(hashToken(secret))) !== undefined) out.files.adminToken = secret;
+      else if (!tokens.hasAdmin()) {
+        // The operator's own first admin token.
         await tokens.create({ kind: 'admin', secret, description: `from ${file}` }, Date.now());
-      out.files.adminToken = secret;
-    } else if (!tokens.hasAdmin()) {
+        out.files.adminToken = secret;
+      } else
+        // Never resurrect a token: this one was revoked, or belongs to another mesh.
+        o.log.warn(
+          { file },
+          'the admin token in this file is not known to the store (revoked?); it is not accepted',
+        );
+    } else {
+      // A new data dir (a first start, or another replica on the same etcd) gets its own admin
+      // token: whoever can start a control plane on this store holds the store, so this gives
+      // them nothing they did not have.
+      const first = !tokens.hasAdmin();
       const { token } = await tokens.create(
-        { kind: 'admin', description: `first admin token (${file})` },
+        { kind: 'admin', description: `${first ? 'first ' : ''}admin token (${file})` },
         Date.now(),
       );
       mkdirSync(dirname(file), { recursive: true });
       // 0600: the admin token is the key to the mesh.
       writeFileSync(file, `${token}\n`, { mode: 0o600 });
       out.files.adminToken = token;
-      o.log.info({ file }, 'wrote the first admin token');
-    } else {
-      o.log.warn(
-        { file },
-        'the store has admin tokens but this data dir has no admin-token file; use an existing admin token (weft token create --admin makes another)',
-      );
+      o.log.info({ file }, 'wrote an admin token');
     }
   }
   return out;
