@@ -235,6 +235,28 @@ describe('locked control plane', { timeout: 60_000 }, () => {
     assert.match(reason, /WEFT_ERR_AUTH_WRONG_SERVICE/);
   });
 
+  it('an expiring token: its stream closes at expiry and the next call is 401', async () => {
+    const made = await call('POST', '/v1/tokens', admin, {
+      kind: 'bootstrap',
+      service: 'user',
+      ttl: '1500ms',
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const token = made.body.token as string;
+    const ws = new WebSocket(cp.url.replace(/^https/, 'wss') + '/v1/stream', {
+      ca,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const closed = new Promise<[number, string]>((r) =>
+      ws.once('close', (c, why) => r([c, why.toString()])),
+    );
+    await new Promise((r) => ws.once('open', r));
+    assert.deepEqual(await closed, [1008, 'token expired']);
+    const r = await register('user', token);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error?.code, 'WEFT_ERR_AUTH_TOKEN_EXPIRED');
+  });
+
   it('revoking a token: the next call is 401 and its open streams close', async () => {
     const wsUrl = cp.url.replace(/^https/, 'wss') + '/v1/stream';
     const ws = new WebSocket(wsUrl, { ca, headers: { authorization: `Bearer ${userToken}` } });

@@ -287,6 +287,8 @@ export function buildProgram(): Command {
       ),
     )
     .showHelpAfterError()
+    // `weft sidecar --help` lists --token-file and --ca too: they are global options.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
 
   program

@@ -27,6 +27,8 @@ import type { TokenBook } from './tokens.js';
 import { tokenRoutes } from './token-routes.js';
 
 const MAX_APPLY_BYTES = 8 << 20;
+/** setTimeout's limit; a token expiring later than this is checked again when its stream reconnects. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_SMALL_BYTES = 64 << 10;
 
 export interface ApiOptions {
@@ -366,6 +368,16 @@ export function createApiServer(opts: ApiOptions): ApiServer {
       return;
     }
     hub.handleUpgrade(req, socket, head, who.kind === 'anonymous' || !auth ? undefined : who);
+    // A stream lives longer than any request: it ends when its token expires, as on revocation.
+    const expiresAt =
+      who.kind === 'anonymous' ? undefined : auth?.tokens.find(who.tokenId)?.expiresAt;
+    const left = expiresAt === undefined ? undefined : Date.parse(expiresAt) - Date.now();
+    if (left !== undefined && who.kind !== 'anonymous' && left < MAX_TIMER_MS) {
+      // +1: Node's timers may fire a millisecond early; the token must be expired by then.
+      const timer = setTimeout(() => hub.closeToken(who.tokenId, 'token expired'), left + 1);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    }
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable)

@@ -94,10 +94,9 @@ export class SnapshotHub {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, caller));
   }
 
-  /** Closes every stream opened with this token (it was revoked). */
-  closeToken(tokenId: string): void {
-    for (const c of this.conns)
-      if (c.caller?.tokenId === tokenId) c.ws.close(1008, 'token revoked');
+  /** Closes every stream opened with this token (it was revoked, or expired). */
+  closeToken(tokenId: string, why = 'token revoked'): void {
+    for (const c of this.conns) if (c.caller?.tokenId === tokenId) c.ws.close(1008, why);
   }
 
   statuses(): ProxyStatus[] {
