@@ -191,6 +191,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const stream = connectSnapshotStream({
     control: opts.control,
     node,
+    // A control plane that restarted may send another trust bundle (tls/workload-certificate.ts).
+    onConnected: () => certificate?.controlPlaneConnected(),
     apply: (s) => dp.apply(s),
     version: () => dp.version(),
     log,

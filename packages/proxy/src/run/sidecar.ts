@@ -206,6 +206,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
   const stream = connectSnapshotStream({
     control: opts.control,
     node,
+    // A control plane that restarted may send another trust bundle (tls/workload-certificate.ts).
+    onConnected: () => certificate?.controlPlaneConnected(),
     apply: (s) => dp.apply(s),
     version: () => dp.version(),
     log,

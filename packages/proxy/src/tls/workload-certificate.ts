@@ -48,6 +48,8 @@ export interface WorkloadCertificateOptions {
   /** Renew at this fraction of the lifetime (default 0.5). */
   renewAt?: number;
   now?: () => number;
+  /** For the delay of a renewal after a reconnect (default Math.random). */
+  random?: () => number;
 }
 
 export interface WorkloadCertificateSource {
@@ -59,10 +61,19 @@ export interface WorkloadCertificateSource {
   onChange(fn: (c: WorkloadCertificate) => void): void;
   /** Renews now (tests, and an operator after rotating the root). */
   renew(): Promise<WorkloadCertificate>;
+  /**
+   * Called each time the proxy's snapshot stream connects to a control plane. From the second
+   * time on (a reconnect), renews within a few seconds (a random delay, so that proxies do not
+   * all ask at once); reconnects while one is pending add nothing. A control plane that restarted
+   * may hold another trust bundle (a root rotation step), and the bundle comes with a
+   * certificate, as Istio's root certificate comes with the SDS stream.
+   */
+  controlPlaneConnected(): void;
   close(): void;
 }
 
 const MIN_RETRY_MS = 250;
+const REFRESH_SPREAD_MS = 2_000;
 const MAX_RETRY_MS = 30_000;
 // setTimeout's limit; a longer wait is taken in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -72,6 +83,11 @@ export function startWorkloadCertificate(
 ): WorkloadCertificateSource {
   const now = opts.now ?? Date.now;
   const renewAt = opts.renewAt ?? 0.5;
+  const random = opts.random ?? Math.random;
+  let connects = 0;
+  // A renewal after a reconnect is waiting for its delay: further reconnects (a flapping
+  // connection) add nothing. Costs are like the reconnect's own (it gets a whole snapshot).
+  let refreshPending = false;
   const listeners: ((c: WorkloadCertificate) => void)[] = [];
   let current: WorkloadCertificate | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -123,6 +139,17 @@ export function startWorkloadCertificate(
     ready,
     onChange: (fn) => void listeners.push(fn),
     renew: obtain,
+    controlPlaneConnected() {
+      // The first connection comes with start-up, which asks for a certificate anyway; so does
+      // the start-up loop while there is none yet.
+      if (connects++ === 0 || closed || current === undefined) return;
+      if (refreshPending) return;
+      refreshPending = true;
+      schedule(random() * REFRESH_SPREAD_MS, () => {
+        refreshPending = false;
+        void loop(0);
+      });
+    },
     close() {
       closed = true;
       clearTimeout(timer);
