@@ -115,6 +115,20 @@ export function cpuSnapshot() {
   return { t: process.hrtime.bigint(), total, ours };
 }
 
+/** Busy clock ticks of one core so far, from its `cpuN` line in /proc/stat. */
+export function coreBusyTicks(cpu) {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  if (line === undefined) return 0;
+  const [user, nice, system, , , irq, softirq, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return user + nice + system + irq + softirq + steal;
+}
+
 /** Cores' worth of CPU used by processes not started by this run, between two snapshots. */
 export function foreignCores(a, b) {
   const secs = Number(b.t - a.t) / 1e9;

@@ -8,6 +8,8 @@
 // With `serve` in place of <seconds> it stays up, keeps its connections, and runs one phase per
 // line read from stdin (the line is the number of requests), printing one JSON line each: the
 // orchestrator can then read the proxy's CPU time right before and after exactly those requests.
+// A <rate/s> of `seq` sends them one after another on one keep-alive connection instead (closed
+// loop, concurrency 1): each request then meets an idle proxy, whatever else the machine runs.
 //
 // Latency is measured from the moment the request is written (hrtime) to the last body byte.
 // `intended*` measures from the scheduled send time instead, so a late timer in this client
@@ -26,7 +28,7 @@ const EXPECT_BYTES = Number(process.env.BENCH_EXPECT_BYTES ?? 1024);
 // queueing the next request behind it (keeping the client open-loop); normally one or two are used.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000 });
 const headers = hostHeader ? { host: hostHeader } : {};
-const intervalNs = BigInt(Math.round(1e9 / rate));
+const intervalNs = rateArg === 'seq' ? 0n : BigInt(Math.round(1e9 / rate));
 
 async function phase(count, record) {
   const lat = new Float64Array(count);
@@ -130,12 +132,58 @@ async function phase(count, record) {
   };
 }
 
+/** `count` requests one after another (rate `seq`); the same result shape as phase(). */
+async function sequential(count) {
+  const lat = new Float64Array(count);
+  let ok = 0;
+  let bad = 0;
+  let errors = 0;
+  const firstError = [];
+  const one = () =>
+    new Promise((resolve) => {
+      const start = process.hrtime.bigint();
+      const req = http.request(
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname + target.search,
+          headers,
+        },
+        (res) => {
+          let bytes = 0;
+          res.on('data', (c) => (bytes += c.length));
+          res.on('end', () => {
+            if (res.statusCode === 200 && bytes === EXPECT_BYTES) ok++;
+            else bad++;
+            resolve(Number(process.hrtime.bigint() - start) / 1e6);
+          });
+        },
+      );
+      req.setTimeout(5000, () => req.destroy(new Error('timeout after 5 s')));
+      req.on('error', (err) => {
+        errors++;
+        if (firstError.length < 3) firstError.push(err.message);
+        resolve(NaN);
+      });
+      req.end();
+    });
+  for (let i = 0; i < count; i++) lat[i] = await one();
+  const s = Array.from(lat)
+    .filter((x) => !Number.isNaN(x))
+    .sort((x, y) => x - y);
+  const pct = (p) =>
+    s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null;
+  return { requests: count, ok, bad, errors, firstError, p50: pct(50), p99: pct(99) };
+}
+
 if (secondsArg === 'serve') {
   const { createInterface } = await import('node:readline');
   for await (const line of createInterface({ input: process.stdin })) {
     const n = Number(line.trim());
     if (!(n > 0)) break;
-    process.stdout.write(JSON.stringify(await phase(n, true)) + '\n');
+    const result = rateArg === 'seq' ? await sequential(n) : await phase(n, true);
+    process.stdout.write(JSON.stringify(result) + '\n');
   }
   agent.destroy();
   process.exit(0);

@@ -5,8 +5,12 @@
 // "telemetry off" reference of bench/telemetry-cost.mjs (the CLI always serves metrics).
 //
 //   node bench/lib/weft-bare-gateway.mjs CONTROL_URL [ID]
+//
+// WEFT_BENCH_METRICS=series: subscribe the proxy's metrics (telemetry/metrics.ts) without
+// process metrics; =all: with them (prom-client's default collectors). Used by
+// telemetry-cost.mjs --isolate to tell the metrics subscriber from the rest of `weft gateway`.
 
-import { connectSnapshotStream, createDataPlane, listen } from '@weft/proxy';
+import { connectSnapshotStream, createDataPlane, createProxyMetrics, listen } from '@weft/proxy';
 
 const control = process.argv[2];
 const id = process.argv[3] ?? 'bench-gw-bare';
@@ -15,6 +19,9 @@ const log = (level, msg, fields) => {
   if (level !== 'info') process.stderr.write(`${JSON.stringify({ level, msg, ...fields })}\n`);
 };
 const dp = createDataPlane({ node, log });
+const metricsMode = process.env.WEFT_BENCH_METRICS;
+if (metricsMode === 'series' || metricsMode === 'all')
+  createProxyMetrics({ node, table: () => dp.table(), processMetrics: metricsMode === 'all' });
 const listener = await listen(dp.gatewayHandler(), { host: '127.0.0.1', port: 0, proxyId: id });
 const stream = connectSnapshotStream({
   control,

@@ -51,6 +51,8 @@ export async function startWeft({
   gatewayArgs = [],
   // Run this script (argv: CONTROL_URL ID) instead of `weft gateway` (telemetry-cost: no telemetry).
   gatewayScript,
+  // Extra environment for the gateway process.
+  gatewayEnv = {},
 }) {
   if (!existsSync(join(ROOT, 'packages/cli/dist/main.js'))) {
     throw new WeftSetupError(
@@ -98,7 +100,7 @@ export async function startWeft({
             'bench-gw',
             ...gatewayArgs,
           ],
-      { cpu: proxyCpu, env },
+      { cpu: proxyCpu, env: { ...env, ...gatewayEnv } },
     );
     procs.push(gw);
     const gready = await waitForReadyLine(gw, {

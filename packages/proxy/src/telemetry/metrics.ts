@@ -80,6 +80,23 @@ export const STANDARD_METRIC_NAMES = {
   routeDuration: 'weft_route_request_duration_seconds',
 } as const;
 
+interface Resolved {
+  istio: Series;
+  route: Series;
+}
+
+/** One level of the request-shape tree: inner levels hold maps, the last one series. */
+type Shapes = Map<string | number | undefined, Shapes | Resolved>;
+
+function branch(m: Shapes, k: string | number | undefined): Shapes {
+  let next = m.get(k) as Shapes | undefined;
+  if (next === undefined) {
+    next = new Map();
+    m.set(k, next);
+  }
+  return next;
+}
+
 export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
   const { node } = opts;
   const now = opts.now ?? Date.now;
@@ -90,8 +107,12 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
   // Istio series, and per-route series for `weft top` (route ids come from configuration).
   const istio = new SeriesSet();
   const routes = new SeriesSet();
-  // Request shape -> series, rebuilt when the table changes (endpoint labels may change).
-  let fast = new Map<string, { istio: Series; route: Series }>();
+  // Request shape -> series, rebuilt when the table changes (endpoint labels may change). A
+  // tree of maps (kind, route, cluster, endpoint, status, then flags) rather than one map by a
+  // joined key: route, cluster and endpoint are the snapshot's own strings, whose hashes V8
+  // keeps, so a request costs a few lookups and no string building (measured: the joined key
+  // was half of a request's metrics time).
+  let fast: Shapes = new Map();
   let fastTable: RouteTable | undefined;
   let clusterCache = new Map<string, ClusterInfo>();
 
@@ -177,19 +198,22 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
       fast = new Map();
       clusterCache = new Map();
     }
-    const base = `${e.kind}|${e.routeId}|${e.cluster}|${e.endpoint}|${e.status}|${e.flag}`;
-    // Mesh and gRPC facts only where there are any: a gateway's key stays short.
+    const byFlags = branch(
+      branch(branch(branch(branch(fast, e.kind), e.routeId), e.cluster), e.endpoint),
+      e.status,
+    );
+    // Mesh and gRPC facts only where there are any: a gateway's last key is its flags alone.
     const mesh = e.mutualTls === true || e.upstreamIdentity !== undefined;
     const meta = mesh ? accepted(e.peerMetadata) : undefined;
     const upMeta = mesh ? accepted(e.upstreamPeerMetadata) : undefined;
     const key =
       mesh || e.grpc === true
-        ? `${base}|${e.peerPrincipal}|${meta}|${e.upstreamIdentity}|${upMeta}|${e.grpc}|${e.grpcStatus}`
-        : base;
-    let s = fast.get(key);
+        ? `${e.flag}|${e.peerPrincipal}|${meta}|${e.upstreamIdentity}|${upMeta}|${e.grpc}|${e.grpcStatus}`
+        : e.flag;
+    let s = byFlags.get(key) as Resolved | undefined;
     if (s === undefined) {
       s = resolve(e, meta, upMeta);
-      fast.set(key, s);
+      byFlags.set(key, s);
     }
     const ms = e.durationMs;
     s.istio.count++;
