@@ -217,6 +217,8 @@ interface SidecarFlags extends TelemetryFlags, HardeningFlags {
   id?: string;
   controlPlane?: string;
   upstreams?: string[];
+  learnUpstreams?: boolean;
+  learnHold: number;
   namespace: string;
   label: Record<string, string>;
   ttl: number;
@@ -466,6 +468,16 @@ export function buildProgram(): Command {
       'services the app calls, comma-separated: only their config is sent (default: all)',
       list,
     )
+    .option(
+      '--learn-upstreams',
+      'learn the scope from traffic: start with --upstreams (or none) and add each host the app calls',
+    )
+    .option(
+      '--learn-hold <duration>',
+      'learn mode: how long a call to a new host waits for its config',
+      duration,
+      2_000,
+    )
     .option('--namespace <ns>', 'namespace of the service', 'default')
     .option('--label <k=v>', 'instance label, e.g. version=v1 (repeatable)', collectLabel, {})
     .option('--ttl <seconds>', 'registration lease TTL in whole seconds (1-3600)', ttlSeconds, 10)
@@ -513,6 +525,7 @@ export function buildProgram(): Command {
         ...telemetryFrom(o),
         ...proxyControl(o.controlPlane),
         ...(o.upstreams ? { upstreams: o.upstreams } : {}),
+        ...(o.learnUpstreams ? { learnUpstreams: true, learnHoldMs: o.learnHold } : {}),
         service: o.service,
         namespace: o.namespace,
         ...(o.appPort !== undefined ? { appPort: o.appPort } : {}),

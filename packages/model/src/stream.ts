@@ -38,7 +38,12 @@ export type ProxyMessage =
   | { type: 'ack'; version: number }
   | { type: 'nack'; version: number; error: string }
   /** The proxy cannot apply a delta (its version is not the delta's base): send it whole. */
-  | { type: 'resync'; version?: number };
+  | { type: 'resync'; version?: number }
+  /**
+   * A sidecar learning its scope from traffic (docs/clusters.md): its whole new upstream list.
+   * The control plane answers at once with the current version in that scope, marked `scopeSeq`.
+   */
+  | { type: 'scope'; upstreams: string[]; seq: number };
 
 /** Items changed by name; `order` (every name, in order) only when the sequence changed. */
 export interface NamedChanges<T> {
@@ -64,9 +69,10 @@ export interface SnapshotDelta {
   authorization?: Snapshot['authorization'] | null;
 }
 
+/** `scopeSeq`: set on the message that answers the proxy's `scope` message of that `seq`. */
 export type ControlMessage =
-  | { type: 'snapshot'; version: number; snapshot: Snapshot }
-  | { type: 'delta'; version: number; delta: SnapshotDelta };
+  | { type: 'snapshot'; version: number; snapshot: Snapshot; scopeSeq?: number }
+  | { type: 'delta'; version: number; delta: SnapshotDelta; scopeSeq?: number };
 
 export interface ProxyStatus {
   node: ProxyNode;

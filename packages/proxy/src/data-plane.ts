@@ -54,6 +54,8 @@ export interface DataPlaneOptions {
   peerMetadata?: string | undefined;
   /** This proxy's workload certificate: with it, endpoints with a tlsIdentity get mutual TLS. */
   certificate?: WorkloadCertificateSource | undefined;
+  /** Sidecar learn mode: holds outbound requests for hosts outside the scope (scope/learn.ts). */
+  learnHost?: RequestHandlerOptions['learnHost'];
 }
 
 export interface DataPlane {
@@ -104,6 +106,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     ...(opts.tracer !== undefined ? { tracer: opts.tracer } : {}),
     ...(opts.numTrustedProxies !== undefined ? { numTrustedProxies: opts.numTrustedProxies } : {}),
     peerMetadata: opts.peerMetadata,
+    learnHost: opts.learnHost,
   };
   const getTable = () => current;
 

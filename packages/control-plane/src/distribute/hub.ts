@@ -201,6 +201,13 @@ export class SnapshotHub {
         this.wakeAckWaiters();
         return;
       }
+      case 'scope': {
+        if (!conn.status) return this.reject(conn, 'send hello first');
+        if (!Array.isArray(msg.upstreams) || !Number.isInteger(msg.seq))
+          return this.reject(conn, 'scope needs upstreams (a list) and seq (an integer)');
+        this.rescope(conn, msg.upstreams, msg.seq);
+        return;
+      }
       case 'resync': {
         if (!conn.status) return this.reject(conn, 'send hello first');
         delete conn.base;
@@ -250,6 +257,42 @@ export class SnapshotHub {
     if (conn.status.pushes) conn.status.pushes[delta ? 'delta' : 'full']++;
     conn.ws.send(wire, { binary: false });
     this.opts.observer?.pushed(conn.status.node.role);
+  }
+
+  /**
+   * A sidecar widened its scope (learned from its app's traffic). It is sent, at once, the
+   * current version in the new scope: a delta from what it runs in the old one, or the whole
+   * view. The answer carries `scopeSeq`, so the sidecar knows which held requests to retry.
+   * Later pushes are made in the new scope as for any proxy.
+   */
+  private rescope(conn: Conn, upstreams: unknown[], seq: number): void {
+    const status = conn.status as ProxyStatus;
+    const before = conn.scope;
+    conn.scope = scopeOf(upstreams, status.node.namespace);
+    if (conn.scope.hosts) status.upstreams = [...conn.scope.hosts];
+    const target = this.latest;
+    const base = conn.base;
+    if (!target || (base !== undefined && base > target.version)) {
+      // Nothing to answer with yet (or this replica lags): the next push is whole, in the new scope.
+      delete conn.base;
+      return;
+    }
+    const next = this.view(conn.scope, target);
+    const from = base !== undefined && conn.deltas ? this.history.get(base) : undefined;
+    const msg: ControlMessage =
+      from !== undefined
+        ? {
+            type: 'delta',
+            version: target.version,
+            delta: diffSnapshots(this.view(before, from), next),
+            scopeSeq: seq,
+          }
+        : { type: 'snapshot', version: target.version, snapshot: next, scopeSeq: seq };
+    conn.base = target.version;
+    status.sentVersion = target.version;
+    if (status.pushes) status.pushes[from !== undefined ? 'delta' : 'full']++;
+    conn.ws.send(JSON.stringify(msg));
+    this.opts.observer?.pushed(status.node.role);
   }
 
   private view(scope: Scope, snapshot: Snapshot): Snapshot {

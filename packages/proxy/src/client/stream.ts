@@ -31,6 +31,11 @@ export interface StreamClientOptions {
   random?: () => number;
   /** Called once per applied version (tests and `--wait` style readiness). */
   onApplied?: (version: number) => void;
+  /**
+   * Called after applying the message that answers `rescope(...)` number `seq` (or the first
+   * one after a reconnect, whose hello carried the whole scope): requests held for it retry.
+   */
+  onScopeApplied?: (seq: number) => void;
   /** Called when a stream to a control plane opens (tests measure failover with it). */
   onConnected?: (url: string) => void;
   /** Root to trust for wss:// and the token to present (a locked control plane). */
@@ -42,6 +47,11 @@ export interface StreamClient {
   ready: Promise<void>;
   /** The control plane the stream is connected to now, if any. */
   connectedTo(): string | undefined;
+  /**
+   * Sidecars learning their scope: the new upstream list, sent now (and in every later hello).
+   * Returns its sequence number, which `onScopeApplied` reports once the answer is applied.
+   */
+  rescope(upstreams: string[]): number;
   close(): void;
 }
 
@@ -77,6 +87,12 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
   /** The last snapshot applied: the base deltas are applied to. */
   let current: Snapshot | undefined;
   let markReady: () => void = () => undefined;
+  let upstreams = opts.upstreams;
+  let scopeSeq = 0;
+  /** The scope seq the next applied message answers because a hello carried it (reconnects). */
+  let helloSeq: number | undefined;
+  /** The last scope seq whose answer was applied. */
+  let answeredSeq = 0;
   const ready = new Promise<void>((r) => (markReady = r));
 
   const send = (m: ProxyMessage) => {
@@ -99,6 +115,18 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
   };
 
   const onMessage = (msg: ControlMessage) => {
+    const answered = msg.scopeSeq ?? helloSeq;
+    helloSeq = undefined;
+    if (answered !== undefined) {
+      handle(msg);
+      answeredSeq = Math.max(answeredSeq, answered);
+      opts.onScopeApplied?.(answered);
+      return;
+    }
+    handle(msg);
+  };
+
+  const handle = (msg: ControlMessage) => {
     if (msg.type === 'snapshot') return applyOne(msg.version, () => msg.snapshot);
     if (msg.type !== 'delta') return;
     if (!current || current.version !== msg.delta.baseVersion) {
@@ -144,14 +172,18 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
       openUrl = base;
       backoff = MIN_BACKOFF_MS;
       failedInRound = 0;
-      const version = current?.version ?? opts.version();
+      // A scope change the last replica never answered: the snapshot we run lacks the learned
+      // hosts, so ask for the whole view in the new scope rather than resume from our version.
+      const unanswered = scopeSeq > answeredSeq;
+      const version = unanswered ? undefined : (current?.version ?? opts.version());
       send({
         type: 'hello',
         node: opts.node,
         ...(version !== undefined ? { version } : {}),
         deltas: true,
-        ...(opts.upstreams ? { scope: { upstreams: opts.upstreams } } : {}),
+        ...(upstreams ? { scope: { upstreams } } : {}),
       });
+      if (unanswered) helloSeq = scopeSeq;
       opts.log('info', 'connected to control plane', { url, version });
       opts.onConnected?.(base);
     });
@@ -191,6 +223,12 @@ export function connectSnapshotStream(opts: StreamClientOptions): StreamClient {
   return {
     ready,
     connectedTo: () => openUrl,
+    rescope(next) {
+      upstreams = next;
+      scopeSeq++;
+      send({ type: 'scope', upstreams: next, seq: scopeSeq });
+      return scopeSeq;
+    },
     close() {
       closed = true;
       if (timer) clearTimeout(timer);

@@ -16,6 +16,7 @@ import {
 } from '@weft/model';
 import { connectSnapshotStream, parseControlUrls } from '../client/stream.js';
 import { createDataPlane } from '../data-plane.js';
+import { createScopeLearner, DEFAULT_HOLD_MS } from '../scope/learn.js';
 import { startProxyTelemetry, type TelemetryOptions } from '../admin/telemetry.js';
 import { createInboundHandler } from '../server/inbound.js';
 import type { ListenerLimits } from '../server/limits.js';
@@ -41,6 +42,13 @@ export interface SidecarOptions extends TelemetryOptions {
   control: string;
   /** The services the app calls: the sidecar receives only their config. Default: all. */
   upstreams?: string[];
+  /**
+   * Learn the scope from the app's traffic (scope/learn.ts): start with `upstreams` (or none)
+   * and widen it on the first call to another host, holding that call until its config is here.
+   */
+  learnUpstreams?: boolean;
+  /** Learn mode: longest hold of a call for its host's config. Default 2 s. */
+  learnHoldMs?: number;
   service: string;
   namespace?: string;
   /** The app's own port. Required unless `appCommand` is given (then: a free port). */
@@ -148,7 +156,26 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
   // Who this sidecar is, told to mesh peers over mutual TLS (telemetry/peer-metadata.ts).
   const peerMetadata =
     certificate === undefined ? undefined : encodePeerMetadata(workloadOfNode(node), opts.service);
-  const dp = createDataPlane({ node, log, tracer: tracing?.tracer, certificate, peerMetadata });
+  // Learn mode: the stream is connected below, after the listeners; requests held before it
+  // exists wait for the hello that carries the learned scope.
+  let rescope: (upstreams: string[]) => number = () => 0;
+  const learner = opts.learnUpstreams
+    ? createScopeLearner({
+        declared: opts.upstreams ?? [],
+        namespace,
+        rescope: (u) => rescope(u),
+        holdMs: opts.learnHoldMs ?? DEFAULT_HOLD_MS,
+        log,
+      })
+    : undefined;
+  const dp = createDataPlane({
+    node,
+    log,
+    tracer: tracing?.tracer,
+    certificate,
+    peerMetadata,
+    ...(learner ? { learnHost: (a: string) => learner.learn(a) } : {}),
+  });
   // Its own pool (not the data plane's, whose sweep keeps only snapshot endpoints), held here
   // so that metrics can read it.
   const inboundAgents = createAgentPool();
@@ -211,9 +238,19 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
     apply: (s) => dp.apply(s),
     version: () => dp.version(),
     log,
-    ...(opts.upstreams ? { upstreams: opts.upstreams } : {}),
+    ...(learner
+      ? {
+          upstreams: learner.upstreams(),
+          onScopeApplied: (seq: number) => learner.applied(seq),
+          // Hosts learned before the stream existed (seq 0) went out in the hello.
+          onApplied: () => learner.applied(0),
+        }
+      : opts.upstreams
+        ? { upstreams: opts.upstreams }
+        : {}),
     credentials: opts.credentials,
   });
+  rescope = (u) => stream.rescope(u);
 
   const api = createControlApi(opts.control, opts.credentials);
   const registration = createRegistration({

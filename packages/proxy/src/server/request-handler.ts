@@ -64,6 +64,11 @@ export interface RequestHandlerOptions {
   peerPrincipal?: PeerPrincipal;
   /** This proxy's peer metadata header for mesh upstreams (telemetry/peer-metadata.ts). */
   peerMetadata?: string | undefined;
+  /**
+   * Sidecar outbound in learn mode (scope/learn.ts): for a host with no virtual host, a promise
+   * to hold the request on until the widened scope is applied; undefined: answer 404 NR now.
+   */
+  learnHost?: ((authority: string) => Promise<void> | undefined) | undefined;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -117,7 +122,7 @@ export function createRequestHandler(
 
   const handler = function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     try {
-      handle(ctx, gateway, getTable, req, res, explain, edge);
+      handle(ctx, gateway, getTable, req, res, explain, edge, undefined, opts.learnHost);
     } catch (err) {
       internalError(ctx, res, err);
     }
@@ -142,6 +147,7 @@ function handle(
   explain: ExplainPolicy,
   edge: Edge | undefined,
   resumed?: Resumed,
+  learnHost?: RequestHandlerOptions['learnHost'],
 ): void {
   const startedAt =
     resumed !== undefined
@@ -195,6 +201,20 @@ function handle(
       ? misdirected(table.sniHostCheck, (req.socket as TLSSocket).servername, view.authority)
       : undefined;
   const vhost = wrongServer === undefined ? hosts.lookup(view.authority) : undefined;
+  const held = vhost === undefined && !gateway ? learnHost?.(view.authority) : undefined;
+  if (held !== undefined) {
+    // Routed again, on the table then current, once the scope holding this host is applied;
+    // the second pass does not hold again (the learner knows the host by then).
+    void held.then(() => {
+      if (res.destroyed || req.destroyed) return;
+      try {
+        handle(ctx, gateway, getTable, req, res, explain, edge, undefined, learnHost);
+      } catch (err) {
+        internalError(ctx, res, err);
+      }
+    });
+    return;
+  }
   if (vhost === undefined) {
     setExplainHeader(explain, req, res, table, view, gateway, ctx.now(), view.rawAuthority);
     return localReply(
