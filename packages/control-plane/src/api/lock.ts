@@ -55,7 +55,9 @@ export async function lockApi(o: {
     out.tls = { cert: certificate, key: privateKey };
     const caFile = join(o.dataDir, 'ca.pem');
     mkdirSync(o.dataDir, { recursive: true });
-    writeFileSync(caFile, o.ca.rootPem);
+    // The whole trust bundle, not only the signing root: during a root rotation a client that
+    // still holds a server certificate chain from the other root must keep verifying.
+    writeFileSync(caFile, o.ca.trustBundlePem);
     out.files.caFile = caFile;
   }
   if (o.auth) {
