@@ -323,6 +323,29 @@ describe('proxy metrics', () => {
       }
     });
 
+    it('does not let unauthenticated metadata use up the bound', async () => {
+      const m = sidecarMetrics();
+      try {
+        for (let i = 0; i < MAX_DISTINCT + 10; i++) {
+          // Plaintext callers, and an app's own header on its outbound requests.
+          m.record(inbound({ mutualTls: false, peerPrincipal: undefined, peerMetadata: `p${i}` }));
+          m.record(
+            event({
+              proxyId: sidecar.id,
+              kind: 'outbound',
+              upstreamIdentity: 'spiffe://cluster.local/ns/default/sa/user',
+              peerMetadata: `o${i}`,
+            }),
+          );
+        }
+        m.record(inbound({ peerMetadata: orderMeta }));
+        const text = await m.registry.metrics();
+        assert.equal(sample(text, 'istio_requests_total', { source_workload: 'order-v2' }), 1);
+      } finally {
+        m.close();
+      }
+    });
+
     it('keeps label sets bounded when a peer varies its metadata', async () => {
       const m = sidecarMetrics();
       try {

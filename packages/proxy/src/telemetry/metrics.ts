@@ -204,8 +204,11 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
     );
     // Mesh and gRPC facts only where there are any: a gateway's last key is its flags alone.
     const mesh = e.mutualTls === true || e.upstreamIdentity !== undefined;
-    const meta = mesh ? accepted(e.peerMetadata) : undefined;
-    const upMeta = mesh ? accepted(e.upstreamPeerMetadata) : undefined;
+    // Only what authenticated peers sent counts against the bound: the caller's metadata on
+    // an inbound mTLS connection, the answer of an endpoint that proved its identity.
+    const meta =
+      e.kind === 'inbound' && e.mutualTls === true ? accepted(e.peerMetadata) : undefined;
+    const upMeta = e.upstreamIdentity !== undefined ? accepted(e.upstreamPeerMetadata) : undefined;
     const key =
       mesh || e.grpc === true
         ? `${e.flag}|${e.peerPrincipal}|${meta}|${e.upstreamIdentity}|${upMeta}|${e.grpc}|${e.grpcStatus}`

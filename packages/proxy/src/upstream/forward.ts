@@ -872,7 +872,8 @@ class Exchange implements Waiter {
       traceId: this.headers.traceId,
       mutualTls: isMutualTls(this.req.socket),
       peerPrincipal: peerIdentity(this.req.socket),
-      peerMetadata: this.headers.peerMetadata,
+      // The caller's metadata matters only where a mesh peer calls in (an app's is ignored).
+      peerMetadata: this.ctx.kind === 'inbound' ? this.headers.peerMetadata : undefined,
       upstreamIdentity:
         this.endpoint?.tlsIdentity !== undefined && this.ctx.meshAgents !== undefined
           ? this.endpoint.tlsIdentity
