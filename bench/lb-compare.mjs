@@ -29,7 +29,7 @@
 //   half a core. The table says how busy the others were.
 // - Everything is on loopback, every phase has a fixed length, the children are ended by PID
 //   at the end (also on error or Ctrl-C), and the run stops by itself.
-// - LB_BENCH_DEBUG=1 prints each endpoint's latency estimate at the end of each run.
+// - LB_BENCH_DEBUG=1 prints each endpoint's latency estimate (and its usual requests in flight) at the end of each run.
 
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -143,7 +143,7 @@ async function runProxy() {
       if (current && process.env.LB_BENCH_DEBUG) {
         const eps = current.dp.table().clusters.get('c').endpoints;
         log(
-          `  estimates: ${eps.map((e) => `${e.id} ${e.load.latencyMs.toFixed(2)} ms`).join(', ')}; event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms, utilization ${(performance.eventLoopUtilization(eluAtStart).utilization * 100).toFixed(0)}%`,
+          `  estimates: ${eps.map((e) => `${e.id} ${e.load.latencyMs.toFixed(2)} ms at ${e.load.inflightMean.toFixed(1)} in flight`).join(', ')}; event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms, utilization ${(performance.eventLoopUtilization(eluAtStart).utilization * 100).toFixed(0)}%`,
         );
       }
       if (current) {

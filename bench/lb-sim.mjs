@@ -3,9 +3,10 @@
 // three instances and closed-loop clients, on a fake clock, with the proxy's event loop
 // stalling for `--stall-ms` every `--stall-every` ms (what a busy, shared machine does to a Node
 // process). It runs the real algorithms (packages/proxy/dist/lb) and separates what the
-// balancer decides from the noise that moves lb-compare's figures on a shared VM. PEAK_EWMA is
-// run twice: fed wall-clock samples (stalls included, as before) and the event loop's idle time
-// (stalls left out, as the proxy now measures: upstream/loop-idle.ts).
+// balancer decides from the noise that moves lb-compare's figures on a shared VM. The default
+// (PEAK_EWMA) is run twice: fed wall-clock samples (stalls included) and the event loop's idle
+// time (stalls left out, as the proxy measures: upstream/loop-idle.ts). "All equal, N workers
+// each" is where pricing requests in flight too cheaply would show: equal instances that queue.
 //
 // `--jitter-ms` adds an exponentially distributed extra service time with that mean to every
 // answer (timer and scheduling jitter of instances on a shared machine); with 0.75 the model
@@ -50,13 +51,14 @@ const stall = stallMs > 0 ? { ms: stallMs, everyMs: Number(opts['stall-every']) 
 const POLICIES = [
   ['ROUND_ROBIN', rr.createLoadBalancer, 'wall'],
   ['LEAST_REQUEST', lr.createLoadBalancer, 'wall'],
-  ['PEAK_EWMA, wall-clock samples (before)', ewma.createLoadBalancer, 'wall'],
-  ['PEAK_EWMA, idle-time samples (default)', ewma.createLoadBalancer, 'idle'],
+  ['default, wall-clock samples', ewma.createLoadBalancer, 'wall'],
+  ['default (idle-time samples)', ewma.createLoadBalancer, 'idle'],
 ];
 const SCENARIOS = [
   ['one slow', [fast, fast, slow], 0],
   [`one slow, ${workers} workers each`, [fast, fast, slow], workers],
   ['all equal', [fast, fast, fast], 0],
+  [`all equal, ${workers} workers each`, [fast, fast, fast], workers],
 ];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

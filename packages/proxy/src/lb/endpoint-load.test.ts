@@ -5,6 +5,7 @@ import {
   createEndpointLoadTracker,
   DEFAULT_RTT_MS,
   FAILURE_PENALTY_MS,
+  FIT_WEIGHT,
   LEARNING_SAMPLES,
   latencyEstimate,
   observeLatency,
@@ -30,30 +31,47 @@ describe('endpoint load', () => {
     assert.ok(l.latencyMs < 2.5, String(l.latencyMs));
   });
 
-  it('then jumps up to a peak and decays towards what it observes', () => {
+  it('rises fast on much slower answers, and averages the rest over recent answers', () => {
     const l = learned(10);
-    observeLatency(l, 100, 1, false);
-    assert.equal(l.latencyMs, 100, 'a slower response replaces the estimate at once');
-    // 10 s later (one time constant) a 10 ms response pulls it 63% of the way down.
-    observeLatency(l, 10, 10_001, false);
-    assert.ok(Math.abs(l.latencyMs - (10 + 90 / Math.E)) < 1e-9, String(l.latencyMs));
-    // Many fast responses within a millisecond barely move it: decay is in time, not count.
-    const before = l.latencyMs;
-    for (let i = 0; i < 100; i++) observeLatency(l, 10, 10_001, false);
-    assert.equal(l.latencyMs, before);
+    observeLatency(l, 100, 0, false);
+    assert.equal(l.latencyMs, 55, 'ten times the estimate moves it halfway at once');
+    // Back to 10 ms: each answer pulls it by FIT_WEIGHT, so 32 answers take it ~63 % of the way.
+    for (let i = 0; i < 32; i++) observeLatency(l, 10, 0, false);
+    const expected = 10 + 45 * (1 - FIT_WEIGHT) ** 32;
+    assert.ok(Math.abs(l.latencyMs - expected) < 1e-9, `${l.latencyMs} vs ${expected}`);
+    // Jitter within RISE_FACTOR is averaged in, not kept as a peak.
+    const m = learned(10);
+    observeLatency(m, 29, 0, false);
+    assert.ok(Math.abs(m.latencyMs - (10 + 19 * FIT_WEIGHT)) < 1e-9, String(m.latencyMs));
   });
 
-  it('counts a failure as at least the penalty latency', () => {
+  it('learns how many requests an endpoint usually holds when it answers', () => {
+    const l = learned(4);
+    for (let i = 0; i < 200; i++) {
+      l.active = 6;
+      observeLatency(l, 4, 0, false);
+    }
+    assert.ok(Math.abs(l.inflightMean - 6) < 0.01, String(l.inflightMean));
+  });
+
+  it('counts a failure as at least the penalty latency, and a few of them as nearly it', () => {
     const l = learned(1);
-    observeLatency(l, 1, 5, true);
-    assert.equal(l.latencyMs, FAILURE_PENALTY_MS);
+    observeLatency(l, 1, 0, true);
+    assert.equal(l.latencyMs, (1 + FAILURE_PENALTY_MS) / 2);
+    observeLatency(l, 1, 0, true);
+    observeLatency(l, 1, 0, true);
+    // The second and third are under RISE_FACTOR times the estimate: averaged in.
+    assert.ok(l.latencyMs > FAILURE_PENALTY_MS / 2, String(l.latencyMs));
   });
 
   it('lets an estimate left alone decay towards zero, so the endpoint is tried again', () => {
-    const l = learned(1);
-    observeLatency(l, 100, 0, false);
+    const l = learned(100);
     assert.equal(latencyEstimate(l, 0), 100);
     assert.ok(Math.abs(latencyEstimate(l, 10_000) - 100 / Math.E) < 1e-9);
+    // The decay is kept when the next answer comes: six time constants brought 100 ms to
+    // 0.25 ms, and the 2 ms answer (more than RISE_FACTOR times that) counts half from there.
+    observeLatency(l, 2, 60_000, false);
+    assert.ok(Math.abs(l.latencyMs - (100 * Math.exp(-6) + 2) / 2) < 1e-9, String(l.latencyMs));
   });
 
   it('keeps records, and first-seen times, until an endpoint leaves', () => {

@@ -25,9 +25,10 @@ describe('peak-EWMA', () => {
 
   it('is not fooled by the proxy’s own stalls when they are left out of the samples', () => {
     // 2/2/8 ms instances, two clients, the proxy's loop blocked 15 ms every second. Fed
-    // wall-clock samples, each stall lifts the fast instances' peak for seconds and the slow one
-    // gets a share near what lb-compare measured on a busy VM; fed the loop's idle time
-    // (upstream/loop-idle.ts), it gets none and the clients' p99 is the fast instances'.
+    // wall-clock samples, each stall lifts the fast instances' estimates and the slow one gets
+    // more than 1 in 100 requests (Linkerd's peak-EWMA gave it 15 %, as lb-compare measured on
+    // a busy VM), so it owns the p99; fed the loop's idle time (upstream/loop-idle.ts), it gets
+    // none and the clients' p99 is the fast instances'.
     const run = (sample: 'wall' | 'idle') =>
       simulateStalls(createLoadBalancer(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 's' }])), {
         concurrency: 2,
@@ -42,29 +43,34 @@ describe('peak-EWMA', () => {
       });
     const wall = run('wall');
     const idle = run('idle');
-    assert.ok(share(wall.picks, 's') > 0.05, `wall-clock: ${share(wall.picks, 's')}`);
+    assert.ok(share(wall.picks, 's') > 0.01, `wall-clock: ${share(wall.picks, 's')}`);
     assert.ok(share(idle.picks, 's') < 0.01, `idle time: ${share(idle.picks, 's')}`);
     assert.equal(quantile(idle.latencies, 0.99), 2);
     assert.equal(quantile(wall.latencies, 0.99), 8);
   });
 
-  it('still beats round robin and least request on p99 with jittery instances short of capacity', () => {
-    // lb-compare's "4 workers each" scenario at 16 clients, with the exponential service-time
-    // jitter (mean 0.75 ms) that makes the model match the real runs (docs/performance.md).
-    // Jitter lifts the fast instances' peaks, so the slow one's share rises to about least
-    // request's; what is left is that it never queues there, which round robin does.
-    const run = (create: typeof createLoadBalancer) =>
-      simulateStalls(create(makeEndpoints([{ id: 'a' }, { id: 'b' }, { id: 's' }])), {
-        concurrency: 16,
-        durationMs: 10_000,
-        instances: {
-          a: { latencyMs: 2, workers: 4, jitterMs: 0.75 },
-          b: { latencyMs: 2, workers: 4, jitterMs: 0.75 },
-          s: { latencyMs: 8, workers: 4, jitterMs: 0.75 },
-        },
-        stall: { everyMs: 1_000, ms: 15 },
-        sample: 'idle',
-      });
+  /** lb-compare's "4 workers each" instances at 16 clients, jittery, the proxy stalling. */
+  const queueing = (create: typeof createLoadBalancer, latencies: Record<string, number>) =>
+    simulateStalls(create(makeEndpoints(Object.keys(latencies).map((id) => ({ id })))), {
+      concurrency: 16,
+      durationMs: 10_000,
+      instances: Object.fromEntries(
+        Object.entries(latencies).map(([id, ms]) => [
+          id,
+          { latencyMs: ms, workers: 4, jitterMs: 0.75 },
+        ]),
+      ),
+      stall: { everyMs: 1_000, ms: 15 },
+      sample: 'idle',
+    });
+
+  it('cuts p99 by 3x against round robin with jittery instances short of capacity', () => {
+    // The exponential service-time jitter (mean 0.75 ms) is what makes the model match the
+    // real runs (docs/performance.md). Linkerd's cost (peak estimate × (in flight + 1)) got
+    // 2.85x here: it priced a fast instance holding 7 requests as 8 round trips, so the idle
+    // slow one won pairs and got 12.6 %. Priced around each instance's usual load, the slow one
+    // gets a few percent.
+    const run = (create: typeof createLoadBalancer) => queueing(create, { a: 2, b: 2, s: 8 });
     const p99 = (r: ReturnType<typeof run>) => quantile(r.latencies, 0.99);
     const [ewma, lr, rr] = [
       run(createLoadBalancer),
@@ -72,8 +78,22 @@ describe('peak-EWMA', () => {
       run(createRoundRobin),
     ];
     assert.ok(p99(ewma) < p99(lr), `default ${p99(ewma)} ms, least request ${p99(lr)} ms`);
-    assert.ok(p99(rr) / p99(ewma) > 2.5, `round robin ${p99(rr)} ms, default ${p99(ewma)} ms`);
-    assert.ok(share(ewma.picks, 's') < share(rr.picks, 's') / 2);
+    assert.ok(p99(rr) / p99(ewma) >= 3, `round robin ${p99(rr)} ms, default ${p99(ewma)} ms`);
+    assert.ok(share(ewma.picks, 's') < 0.05, `slow one: ${share(ewma.picks, 's')}`);
+  });
+
+  it('keeps equal instances short of capacity at round robin’s split and throughput', () => {
+    // Each instance's usual load is learned from its own answers: that must not let equal
+    // instances drift apart and queue (with INFLIGHT_PRICE 0 they do).
+    const equal = { a: 2, b: 2, c: 2 };
+    const ewma = queueing(createLoadBalancer, equal);
+    const rr = queueing(createRoundRobin, equal);
+    for (const id of Object.keys(equal)) {
+      assert.ok(Math.abs(share(ewma.picks, id) - 1 / 3) < 0.05, `${id}: ${share(ewma.picks, id)}`);
+    }
+    const ratio = ewma.latencies.length / rr.latencies.length;
+    assert.ok(ratio > 0.98, `throughput ${ratio} of round robin's`);
+    assert.ok(quantile(ewma.latencies, 0.99) <= quantile(rr.latencies, 0.99));
   });
 
   it('sees a slow endpoint that least-request does not (it is slow, not busy)', () => {
