@@ -6,8 +6,8 @@
 // The latency estimate is an average over an endpoint's recent answers (about the last 32),
 // not Linkerd's peak-EWMA: with thousands of answers a second, a peak kept for seconds is a
 // healthy instance's timer and scheduling jitter, and it made fast and slow instances look
-// alike (docs/performance.md). What stays as in Linkerd: a much slower answer moves it most of
-// the way at once, and an estimate left alone decays towards zero so the endpoint is tried
+// alike (docs/performance.md). What stays as in Linkerd: a much slower answer moves it halfway at
+// once, and an estimate left alone decays towards zero so the endpoint is tried
 // again. Each answer is paired with the requests in flight when it came back (itself
 // included), so the estimate is the latency at the endpoint's usual load (`inflightMean`).
 //

@@ -6,10 +6,11 @@
 // 1), prices every request in flight as one more whole round trip, as if each server worked on
 // one request at a time: an instance with a few workers holding 7 requests then looks 8 times
 // its latency, and an idle instance four times slower wins the pair and queues (2.88x p99
-// against round robin in the model where this gets 3.3x, docs/performance.md). As in Linkerd,
-// a much slower answer counts at once (one slow or failing instance loses its share within a
-// few requests), the estimate starts at 30 ms, and one left alone decays towards zero and is
-// tried again. Unlike least-request it sees an instance that is slow but not (yet) busy, which
+// against round robin in the model where this gets 3.3x, docs/performance.md). An endpoint
+// holding more than two requests fewer than usual is priced at the floor: it is the place to
+// go, and two such tie (the first draw wins). As in Linkerd, a much slower answer counts at
+// once (half of it: one slow or failing instance loses its share within a few requests), the
+// estimate starts at 30 ms, and one left alone decays towards zero and is tried again. Unlike least-request it sees an instance that is slow but not (yet) busy, which
 // is the usual shape of a bad replica.
 //
 // Draws follow endpoint weights when they differ. Slow start divides the cost by the warm-up
