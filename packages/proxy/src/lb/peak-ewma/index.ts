@@ -10,8 +10,9 @@
 // holding more than two requests fewer than usual is priced at the floor: it is the place to
 // go, and two such tie (the first draw wins). As in Linkerd, a much slower answer counts at
 // once (half of it: one slow or failing instance loses its share within a few requests), the
-// estimate starts at 30 ms, and one left alone decays towards zero and is tried again. Unlike least-request it sees an instance that is slow but not (yet) busy, which
-// is the usual shape of a bad replica.
+// estimate starts at 30 ms, and one left alone decays towards zero and is tried again. Unlike
+// least-request it sees an instance that is slow but not (yet) busy, which is the usual shape
+// of a bad replica.
 //
 // Draws follow endpoint weights when they differ. Slow start divides the cost by the warm-up
 // factor (Istio defines warm-up for ROUND_ROBIN and LEAST_REQUEST only; Weft honours it for its
