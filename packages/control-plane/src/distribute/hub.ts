@@ -31,6 +31,8 @@ interface Conn {
   deltas: boolean;
   /** The version the proxy runs once it applied everything sent to it (undefined: none). */
   base?: number;
+  /** Rescoped since the last ACK: the ACKed version was a view in another scope. */
+  rescoped?: boolean;
   /** The token the stream was opened with (a locked control plane). */
   caller?: StreamCaller | undefined;
 }
@@ -188,11 +190,14 @@ export class SnapshotHub {
             this.opts.observer?.acked(msg.version, conn.status.node.role);
           conn.status.ackedVersion = msg.version;
           delete conn.status.nack;
+          if (msg.version === conn.base) delete conn.rescoped;
         } else {
           conn.status.nack = { version: msg.version, error: String(msg.error) };
           this.opts.observer?.nacked(conn.status.node.role);
           // The proxy kept its last good snapshot: the next push is made from that one.
-          conn.base = conn.status.ackedVersion;
+          // After a rescope that version is a view in the old scope: no delta applies to it.
+          if (conn.rescoped) delete conn.base;
+          else conn.base = conn.status.ackedVersion;
           this.log.error(
             { proxy: conn.status.node.id, version: msg.version, error: msg.error },
             'proxy rejected snapshot',
@@ -269,6 +274,7 @@ export class SnapshotHub {
     const status = conn.status as ProxyStatus;
     const before = conn.scope;
     conn.scope = scopeOf(upstreams, status.node.namespace);
+    conn.rescoped = true;
     if (conn.scope.hosts) status.upstreams = [...conn.scope.hosts];
     const target = this.latest;
     const base = conn.base;
