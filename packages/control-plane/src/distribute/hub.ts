@@ -257,11 +257,22 @@ export class SnapshotHub {
       wire = Buffer.from(JSON.stringify(msg));
       this.messages.set(key, wire);
     }
-    conn.base = target.version;
-    conn.status.sentVersion = target.version;
-    if (conn.status.pushes) conn.status.pushes[delta ? 'delta' : 'full']++;
+    this.deliver(conn, conn.status, target.version, delta, wire);
+  }
+
+  /** Sends one message and records it: the proxy's base, sent version and push counts. */
+  private deliver(
+    conn: Conn,
+    status: ProxyStatus,
+    version: number,
+    delta: boolean,
+    wire: Buffer | string,
+  ): void {
+    conn.base = version;
+    status.sentVersion = version;
+    if (status.pushes) status.pushes[delta ? 'delta' : 'full']++;
     conn.ws.send(wire, { binary: false });
-    this.opts.observer?.pushed(conn.status.node.role);
+    this.opts.observer?.pushed(status.node.role);
   }
 
   /**
@@ -294,11 +305,7 @@ export class SnapshotHub {
             scopeSeq: seq,
           }
         : { type: 'snapshot', version: target.version, snapshot: next, scopeSeq: seq };
-    conn.base = target.version;
-    status.sentVersion = target.version;
-    if (status.pushes) status.pushes[from !== undefined ? 'delta' : 'full']++;
-    conn.ws.send(JSON.stringify(msg));
-    this.opts.observer?.pushed(status.node.role);
+    this.deliver(conn, status, target.version, from !== undefined, JSON.stringify(msg));
   }
 
   private view(scope: Scope, snapshot: Snapshot): Snapshot {
