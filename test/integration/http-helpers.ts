@@ -61,12 +61,12 @@ export async function registerInstance(
     throw new Error(`register ${instance.id}: ${res.status} ${await res.text()}`);
 }
 
-/** Applies one YAML file through the API; fails unless accepted. Returns the warnings. */
+/** Applies one YAML file through the API; fails unless accepted. Returns the new revision and the warnings. */
 export async function applyYaml(
   controlUrl: string,
   path: string,
   content: string,
-): Promise<Array<{ field: string; message: string }>> {
+): Promise<{ revision: number; warnings: Array<{ field: string; message: string }> }> {
   const res = await fetch(`${controlUrl}/v1/apply`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -74,5 +74,8 @@ export async function applyYaml(
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`apply ${path}: ${res.status} ${text}`);
-  return (JSON.parse(text) as { warnings: Array<{ field: string; message: string }> }).warnings;
+  return JSON.parse(text) as {
+    revision: number;
+    warnings: Array<{ field: string; message: string }>;
+  };
 }

@@ -75,7 +75,7 @@ describe('DestinationRule portLevelSettings through real proxies', { timeout: 60
         id: name,
       });
     }
-    const warnings = await applyYaml(cp.url, 'port-level.yaml', YAML);
+    const { warnings } = await applyYaml(cp.url, 'port-level.yaml', YAML);
     assert.deepEqual(warnings, [], 'portLevelSettings is supported: no warning');
     gw = await startGateway({ control: cp.url, port: 0, id: 'port-level-gw' });
     app = await startFakeUpstream('web');

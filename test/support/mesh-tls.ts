@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { connect, type TLSSocket } from 'node:tls';
 import { startSidecar, type RunningSidecar } from '@weft/proxy';
 import { startFakeUpstream, type FakeUpstream } from '@weft/testkit';
+import { applyYaml } from '../integration/http-helpers.js';
 
 export interface WorkloadCredentials {
   certPem: string;
@@ -85,12 +86,6 @@ spec: { mtls: { mode: STRICT } }
 
 /** Applies YAML through the API and waits until every proxy runs the result. */
 export async function applyAndWait(controlUrl: string, yaml: string): Promise<void> {
-  const res = await fetch(`${controlUrl}/v1/apply`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ files: [{ path: 'mesh.yaml', content: yaml }] }),
-  });
-  const body = (await res.json()) as { revision: number };
-  assert.equal(res.status, 200, JSON.stringify(body));
-  await waitForProxies(controlUrl, body.revision);
+  const { revision } = await applyYaml(controlUrl, 'mesh.yaml', yaml);
+  await waitForProxies(controlUrl, revision);
 }
