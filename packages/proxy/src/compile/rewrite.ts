@@ -106,7 +106,8 @@ export function redirectLocation(r: RedirectRouteAction, req: RedirectSource): s
   return `${scheme}://${host}${pathAndQuery}`;
 }
 
-function hostOnly(authority: string): string {
+/** The host of an authority without its port (`[::1]:80` -> `[::1]`; a bare IPv6 address stays whole). */
+export function hostOnly(authority: string): string {
   if (authority.startsWith('[')) {
     const end = authority.indexOf(']');
     return end > 0 ? authority.slice(0, end + 1) : authority;

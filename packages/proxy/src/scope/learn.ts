@@ -7,6 +7,7 @@
 // unknown once the scope includes it gets the usual 404 NR, at once from then on.
 
 import { toFqdn } from '@weft/model';
+import { hostOnly } from '../compile/rewrite.js';
 
 export interface ScopeLearnerOptions {
   /** The upstreams declared with `--upstreams` (short names or FQDNs). */
@@ -47,7 +48,7 @@ export function createScopeLearner(opts: ScopeLearnerOptions): ScopeLearner {
 
   return {
     learn(authority) {
-      const fqdn = toFqdn(hostOf(authority), opts.namespace);
+      const fqdn = toFqdn(hostOnly(authority.trim().toLowerCase()), opts.namespace);
       const waiting = pending.get(fqdn);
       if (waiting) return waiting.done;
       if (known.has(fqdn) || known.size - declared >= maxHosts) return undefined;
@@ -82,12 +83,4 @@ export function createScopeLearner(opts: ScopeLearnerOptions): ScopeLearner {
     },
     upstreams: () => [...known].sort(),
   };
-}
-
-/** The host of an authority, lower case, without the port (`[::1]:80` -> `[::1]`). */
-function hostOf(authority: string): string {
-  const a = authority.trim().toLowerCase();
-  if (a.startsWith('[')) return a.slice(0, a.indexOf(']') + 1);
-  const colon = a.lastIndexOf(':');
-  return colon >= 0 ? a.slice(0, colon) : a;
 }
