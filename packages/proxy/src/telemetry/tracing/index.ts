@@ -106,12 +106,14 @@ export async function createProxyTracing(
   flags: TracingFlags | undefined,
   node: ProxyNode,
   log: LogFn,
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<Tracing | undefined> {
   if (flags === undefined) return undefined;
+  const exportOpts = { ...batchOptionsFromEnv(env), ...flags.export };
   return createTracing({
     otlpEndpoint: flags.otlpEndpoint,
     ...(flags.samplingPercent !== undefined ? { samplingPercent: flags.samplingPercent } : {}),
-    ...(flags.export !== undefined ? { export: flags.export } : {}),
+    export: exportOpts,
     node: tracerNodeOf(node),
     log,
   });
@@ -136,4 +138,33 @@ export function tracerNodeOf(node: ProxyNode): TracerNode {
       'latest',
     meshId: 'cluster.local',
   };
+}
+
+/**
+ * OpenTelemetry's batch span processor variables (OTEL_BSP_*), which an OpenTelemetry user
+ * already sets for their SDKs: how often a batch leaves, queue and batch sizes, how long one
+ * export may take. Unset ones keep the defaults (5 s, 2048, 512, 10 s); a value that is not a
+ * positive whole number stops the proxy at start with the variable's name.
+ */
+export function batchOptionsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): Omit<SpanExportOptions, 'endpoint' | 'log' | 'exporter'> {
+  const read = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new Error(`${name}=${JSON.stringify(raw)}: expected a positive whole number`);
+    return n;
+  };
+  const out: Omit<SpanExportOptions, 'endpoint' | 'log' | 'exporter'> = {};
+  const delay = read('OTEL_BSP_SCHEDULE_DELAY');
+  if (delay !== undefined) out.flushIntervalMs = delay;
+  const queue = read('OTEL_BSP_MAX_QUEUE_SIZE');
+  if (queue !== undefined) out.maxQueueSize = queue;
+  const batch = read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
+  if (batch !== undefined) out.maxBatchSize = batch;
+  const timeout = read('OTEL_BSP_EXPORT_TIMEOUT');
+  if (timeout !== undefined) out.timeoutMs = timeout;
+  return out;
 }

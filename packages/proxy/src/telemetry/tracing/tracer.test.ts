@@ -6,6 +6,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { NO_HEADER_OPS } from '../../compile/header-ops.js';
 import { buildRequestHeaders } from '../../upstream/headers.js';
 import { SpanExport } from './export.js';
+import { batchOptionsFromEnv } from './index.js';
 import { Tracer, type RequestEndInfo, type TraceHop } from './tracer.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -293,5 +294,28 @@ describe('SpanExport', () => {
     await ex.flush();
     assert.deepEqual(ex.stats(), { exported: 0, dropped: 1, failedExports: 1, queued: 0 });
     await ex.close();
+  });
+});
+
+describe('OTEL_BSP_* batch settings', () => {
+  it('reads the variables an OpenTelemetry SDK reads, and leaves unset ones to the defaults', () => {
+    assert.deepEqual(batchOptionsFromEnv({}), {});
+    assert.deepEqual(
+      batchOptionsFromEnv({
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+        OTEL_BSP_MAX_QUEUE_SIZE: '100',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10',
+        OTEL_BSP_EXPORT_TIMEOUT: ' 3000 ',
+      }),
+      { flushIntervalMs: 200, maxQueueSize: 100, maxBatchSize: 10, timeoutMs: 3000 },
+    );
+  });
+
+  it('refuses a value that is not a positive whole number, naming the variable', () => {
+    for (const bad of ['5s', '-1', '0', '1.5'])
+      assert.throws(
+        () => batchOptionsFromEnv({ OTEL_BSP_SCHEDULE_DELAY: bad }),
+        new RegExp(`^Error: OTEL_BSP_SCHEDULE_DELAY=${JSON.stringify(bad).replace('.', '\\.')}`),
+      );
   });
 });
