@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // What telemetry costs the Weft gateway: the gateway's CPU time per request with telemetry off
-// versus on, at the same paced request rate, in many short interleaved slices.
+// versus on, every configuration offered the same paced request rate at the same time.
 //
-//   npm run build && node bench/telemetry-cost.mjs               # 10 rounds of 4 x 3 s, ~3 min
-//   node bench/telemetry-cost.mjs --rate seq                     # one request at a time instead
+//   npm run build && node bench/telemetry-cost.mjs               # 5 runs x 12 rounds, ~6 min
+//   node bench/telemetry-cost.mjs --trace-split                  # + tracing at 0 % sampling
 //   node bench/telemetry-cost.mjs --isolate                      # + the metrics subscriber alone
-//   node bench/telemetry-cost.mjs --rounds 16 --saturate         # + closed-loop slices
-//   node bench/telemetry-cost.mjs --rounds 3 --cpu-prof          # V8 profiles, to look only
+//   node bench/telemetry-cost.mjs --apart                        # one slice after another instead
+//   node bench/telemetry-cost.mjs --runs 1 --rounds 3 --cpu-prof # V8 profiles, to look only
 //
 // Configurations (each its own gateway process pinned to core 1, behind its own control plane):
 //   off        the gateway's data plane with no telemetry at all (bench/lib/weft-bare-gateway.mjs):
@@ -16,19 +16,18 @@
 //   metrics+log+trace 1% + `--otlp-endpoint` to a local OTLP sink, `--trace-sampling 1`
 //
 // Why this shape (docs/performance.md "Cost of telemetry"): on this 2-vCPU machine a closed-loop
-// load generator shares core 0 with the backend, so it cannot saturate the gateway (measured:
-// the gateway's core 32-77 % busy), and its req/s follows whatever else runs on core 0; a
-// proxy that is not saturated also spends more CPU per request the less busy it is (fewer
-// requests per event-loop turn). Both made the old medians swing 2x for one configuration.
-// So the figure here is the gateway's own CPU time per request (all its threads, from
-// /proc/<pid>/task/*/schedstat, in ns) at one fixed offered rate for every configuration, which
-// is what a sidecar pays; its inverse is the throughput a saturated gateway core would give.
-// Each round runs one slice per configuration, back to back, in a rotated order, and takes each
-// configuration's ratio to `off` within the round; the result is the median of those ratios,
-// with their quartiles, so a machine that changes speed between rounds cancels out. Rounds in
-// which other processes took 10 % or more of the gateway's core (from /proc/stat's cpu1 line,
-// less the gateway's own time) are left out, and the processes run at nice -10 (root only) so
-// that a shared machine interrupts them less; the output says how many rounds counted.
+// load generator cannot saturate the gateway, and a proxy that is not saturated spends more CPU
+// per request the less busy it is, so the figure is the gateway's own CPU time per request (all
+// its threads, from /proc/<pid>/task/*/schedstat, in ns) at one fixed offered rate, which is
+// what a sidecar pays; its inverse is the throughput a saturated gateway core would give.
+// The machine's speed drifts by a third from one slice to the next (measured), so in a slice
+// every configuration runs at once, each with its own paced client: all see the same seconds,
+// and each configuration's ratio to `off` is taken within the slice. A round is one slice;
+// the run's figure is the median of its rounds. Separate processes also differ by a few
+// percent for as long as they live (measured: the same configuration 1.03 in one run, 1.07 in
+// the next), so the run is repeated with fresh processes and the result is the median of the
+// runs' medians, with every run's figure shown. Rounds in which other processes took 10 % or
+// more of the gateway core are left out; the output says how many counted.
 // Everything on 127.0.0.1, bounded in time; only processes started here are stopped.
 
 import { execFileSync } from 'node:child_process';
@@ -38,7 +37,6 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { saturate, saturationTool } from './lib/load.mjs';
 import {
   coreBusyTicks,
   cpuSnapshot,
@@ -48,7 +46,7 @@ import {
   ticksPerSecond,
 } from './lib/measure.mjs';
 import { quartiles, roundOrder, startPacer, writeResults } from './lib/pacer.mjs';
-import { installCleanup, pinSelf, start, stop, waitForReadyLine } from './lib/proc.mjs';
+import { installCleanup, pinSelf, sleep, start, stop, waitForReadyLine } from './lib/proc.mjs';
 import { startWeft } from './lib/weft.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -56,32 +54,39 @@ const LOAD_CPU = 0;
 const PROXY_CPU = 1;
 const { values: opts } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '12' },
     slice: { type: 'string', default: '3' },
-    rate: { type: 'string', default: '3000' },
-    saturate: { type: 'boolean', default: false },
-    connections: { type: 'string', default: '50' },
+    // Requests per second offered to each gateway; with --apart, 3000 is the usual choice.
+    rate: { type: 'string', default: '700' },
+    // One configuration's slice after another (the bench's first method) instead of all at once.
+    apart: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     // Two more configurations between off and metrics: the bare data plane with the metrics
     // subscriber only, and with prom-client's process metrics too.
     isolate: { type: 'boolean', default: false },
+    // One more: tracing at 0 % sampling (propagation headers and ids, no spans, no exports).
+    'trace-split': { type: 'boolean', default: false },
     // Priority of this run's processes (renice, needs root): on a shared machine, so that
-    // others' work interrupts the gateway less. 0 leaves it.
+    // others' work interrupts the gateways less. 0 leaves it.
     nice: { type: 'string', default: '-10' },
-    // A round counts only if others used less than this share of the gateway's core in
-    // every one of its slices (if no round does, all are used, with a warning).
+    // A round counts only if others used less than this share of the gateway core in it (if
+    // no round of a run does, all of that run's are used, with a warning).
     'max-foreign': { type: 'string', default: '0.1' },
     // With --rate seq: requests per slice.
     requests: { type: 'string', default: '4000' },
   },
 });
+const RUNS = Number(opts.runs);
 const ROUNDS = Number(opts.rounds);
 const SLICE = Number(opts.slice);
 // `seq`: one request after another on one connection; a number: paced, open loop.
 const SEQ = opts.rate === 'seq';
 const RATE = SEQ ? 0 : Number(opts.rate);
-const CONNECTIONS = Number(opts.connections);
 const NICE = Number(opts.nice);
+// Longer than the span exporter's first interval (5 s), so its one-off start is not measured.
+const WARMUP_S = 7;
+const IDLE_S = 5;
 const MAX_FOREIGN = Number(opts['max-foreign']);
 const log = (m) => process.stderr.write(`${m}\n`);
 
@@ -99,6 +104,135 @@ async function startOtlpSink() {
   return { url: `http://127.0.0.1:${server.address().port}`, seen, server };
 }
 
+/** The configurations compared, `off` first (the reference of every ratio). */
+function configurations(sinkUrl, accessLog) {
+  const bare = join(HERE, 'lib/weft-bare-gateway.mjs');
+  const traced = (file, percent) => [
+    '--access-log',
+    file,
+    '--otlp-endpoint',
+    sinkUrl,
+    '--trace-sampling',
+    percent,
+  ];
+  return [
+    { name: 'off', gatewayScript: bare },
+    ...(opts.isolate
+      ? [
+          { name: 'off+series', gatewayScript: bare, env: { WEFT_BENCH_METRICS: 'series' } },
+          { name: 'off+series+process', gatewayScript: bare, env: { WEFT_BENCH_METRICS: 'all' } },
+          {
+            name: 'off+series+process+log',
+            gatewayScript: bare,
+            env: { WEFT_BENCH_METRICS: 'all', WEFT_BENCH_ACCESS_LOG: `${accessLog}.bare-log` },
+          },
+          {
+            name: 'off+series+process+log+trace 1%',
+            gatewayScript: bare,
+            env: {
+              WEFT_BENCH_METRICS: 'all',
+              WEFT_BENCH_ACCESS_LOG: `${accessLog}.bare-trace`,
+              WEFT_BENCH_TRACE: `${sinkUrl},1`,
+            },
+          },
+        ]
+      : []),
+    { name: 'metrics', gatewayArgs: [] },
+    { name: 'metrics+log', gatewayArgs: ['--access-log', `${accessLog}.log`] },
+    ...(opts['trace-split']
+      ? [{ name: 'metrics+log+trace 0%', gatewayArgs: traced(`${accessLog}.trace0`, '0') }]
+      : []),
+    { name: 'metrics+log+trace 1%', gatewayArgs: traced(`${accessLog}.trace1`, '1') },
+  ];
+}
+
+/** Starts every configuration's gateway (fresh processes) and its paced client. */
+async function startPeers(configs, { tmp, backendPort, profDir, run }) {
+  const peers = [];
+  for (const c of configs) {
+    const slug = c.name.replace(/[^a-z0-9]+/gi, '-');
+    const w = await startWeft({
+      tmp: join(tmp, `${run}-${slug}`),
+      backendPort,
+      proxyCpu: PROXY_CPU,
+      loadCpu: LOAD_CPU,
+      // Node 20 refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
+      proxyNodeArgs: opts['cpu-prof']
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${profDir}`,
+            `--cpu-prof-name=telemetry-${slug}.cpuprofile`,
+          ]
+        : [],
+      ...(c.gatewayScript ? { gatewayScript: c.gatewayScript } : { gatewayArgs: c.gatewayArgs }),
+      gatewayEnv: c.env,
+    });
+    const url = `http://127.0.0.1:${w.port}/`;
+    peers.push({ ...c, ...w, pacer: startPacer(url, { rate: SEQ ? 'seq' : RATE, cpu: LOAD_CPU }) });
+  }
+  return peers;
+}
+
+async function stopPeers(peers) {
+  for (const p of [...peers].reverse()) {
+    p.pacer.end();
+    await stop(p.pacer.proc);
+    await stop(p.proc);
+    for (const e of p.extra ?? []) await stop(e);
+  }
+}
+
+/** Lowers the processes' nice value (root only); false when it could not. */
+function renice(pids) {
+  if (NICE === 0) return true;
+  try {
+    execFileSync('renice', ['-n', String(NICE), '-p', ...pids.map(String)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One round: every configuration's slice, all at once (or one after another with --apart).
+ * Returns a Map from peer to its figures, ratio to `off` included.
+ */
+async function runRound(peers, r, perSlice) {
+  const round = new Map();
+  const order = roundOrder(peers, r);
+  for (const group of opts.apart ? order.map((p) => [p]) : [order]) {
+    const s0 = cpuSnapshot();
+    const k0 = coreBusyTicks(PROXY_CPU);
+    const t0 = process.hrtime.bigint();
+    const c0 = group.map((p) => threadCpuNs(p.proc.pid));
+    const lats = await Promise.all(group.map((p) => p.pacer.run(perSlice)));
+    const cpuNs = group.map((p, i) => threadCpuNs(p.proc.pid) - c0[i]);
+    const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+    const coreS = (coreBusyTicks(PROXY_CPU) - k0) / ticksPerSecond();
+    const foreign = foreignCores(s0, cpuSnapshot());
+    // Share of the gateway core that others used during the slice.
+    const ours = cpuNs.reduce((a, b) => a + b, 0) / 1e9;
+    const foreignOnCore = Math.max(0, (coreS - ours) / wallS);
+    group.forEach((p, i) =>
+      round.set(p, {
+        usPerRequest: cpuNs[i] / 1e3 / perSlice,
+        foreign,
+        foreignOnCore,
+        p50: lats[i].p50,
+        p99: lats[i].p99,
+        errors: lats[i].bad + lats[i].errors,
+      }),
+    );
+  }
+  const off = round.get(peers[0]);
+  const clean = [...round.values()].every((m) => m.foreignOnCore < MAX_FOREIGN);
+  for (const m of round.values()) {
+    m.clean = clean;
+    m.ratio = m.usPerRequest / off.usPerRequest;
+  }
+  return round;
+}
+
 async function main() {
   installCleanup();
   if (!pinSelf(LOAD_CPU)) log('warning: taskset not available: nothing is pinned');
@@ -107,202 +241,89 @@ async function main() {
   const backend = start('backend', process.execPath, [join(HERE, 'peers/backend.mjs')], {
     cpu: LOAD_CPU,
   });
-  const peers = [];
   const profDir = join(HERE, 'results', 'profiles');
+  const accessLog = join(tmp, 'access');
+  const configs = configurations(sink.url, accessLog);
+  // Per configuration: every run's rounds (arrays of figures).
+  const runs = configs.map(() => []);
+  // Per configuration: every run's CPU ms per second with no traffic.
+  const idle = configs.map(() => []);
+  let peers = [];
+  let reniced = true;
+  const perSlice = SEQ ? Number(opts.requests) : Math.round(RATE * SLICE);
   try {
     const b = await waitForReadyLine(backend);
-    const accessLog = join(tmp, 'access.log');
-    const configs = [
-      { name: 'off', gatewayScript: join(HERE, 'lib/weft-bare-gateway.mjs') },
-      ...(opts.isolate
-        ? [
-            {
-              name: 'off+series',
-              gatewayScript: join(HERE, 'lib/weft-bare-gateway.mjs'),
-              env: { WEFT_BENCH_METRICS: 'series' },
-            },
-            {
-              name: 'off+series+process',
-              gatewayScript: join(HERE, 'lib/weft-bare-gateway.mjs'),
-              env: { WEFT_BENCH_METRICS: 'all' },
-            },
-          ]
-        : []),
-      { name: 'metrics', gatewayArgs: [] },
-      { name: 'metrics+log', gatewayArgs: ['--access-log', `${accessLog}.1`] },
-      {
-        name: 'metrics+log+trace 1%',
-        gatewayArgs: [
-          '--access-log',
-          `${accessLog}.2`,
-          '--otlp-endpoint',
-          sink.url,
-          '--trace-sampling',
-          '1',
-        ],
-      },
-    ];
+    reniced = renice([process.pid, backend.pid]);
     if (opts['cpu-prof']) mkdirSync(profDir, { recursive: true });
-    for (const c of configs) {
-      const slug = c.name.replace(/[^a-z0-9]+/gi, '-');
-      const w = await startWeft({
-        tmp: join(tmp, slug),
-        backendPort: b.port,
-        proxyCpu: PROXY_CPU,
-        loadCpu: LOAD_CPU,
-        // Node 20 refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
-        proxyNodeArgs: opts['cpu-prof']
-          ? [
-              '--cpu-prof',
-              `--cpu-prof-dir=${profDir}`,
-              `--cpu-prof-name=telemetry-${slug}.cpuprofile`,
-            ]
-          : [],
-        ...(c.gatewayScript ? { gatewayScript: c.gatewayScript } : { gatewayArgs: c.gatewayArgs }),
-        gatewayEnv: c.env,
-      });
-      const url = `http://127.0.0.1:${w.port}/`;
-      peers.push({
-        ...c,
-        ...w,
-        url,
-        pacer: startPacer(url, { rate: SEQ ? 'seq' : RATE, cpu: LOAD_CPU }),
-        rounds: [],
-      });
-      log(`${c.name}: gateway pid ${w.proc.pid} on 127.0.0.1:${w.port}`);
-    }
-    let reniced = NICE === 0;
-    if (NICE !== 0) {
-      const pids = [
-        process.pid,
-        backend.pid,
-        ...peers.flatMap((p) => [p.proc.pid, p.pacer.proc.pid]),
-      ];
-      try {
-        execFileSync('renice', ['-n', String(NICE), '-p', ...pids.map(String)], {
-          stdio: 'ignore',
-        });
-        reniced = true;
-      } catch {
+    const load0 = os.loadavg();
+    for (let run = 0; run < RUNS; run++) {
+      peers = await startPeers(configs, { tmp, backendPort: b.port, profDir, run });
+      log(`run ${run + 1}/${RUNS}: ${peers.map((p) => `${p.name} pid ${p.proc.pid}`).join(', ')}`);
+      reniced = renice(peers.flatMap((p) => [p.proc.pid, p.pacer.proc.pid])) && reniced;
+      // Warm-up (JIT, connections, the first series and log lines, and the first span export,
+      // which loads and compiles the exporter: ~100 ms once), not recorded.
+      await Promise.all(peers.map((p) => p.pacer.run(SEQ ? 5000 : RATE * WARMUP_S)));
+      const rounds = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const round = await runRound(peers, r, perSlice);
+        rounds.push(round);
+        const worst = Math.max(...[...round.values()].map((m) => m.foreignOnCore));
         log(
-          `note: could not renice to ${NICE} (not root?): others' work may interrupt the gateways`,
+          `  round ${r + 1}/${ROUNDS}: ${peers
+            .map((p) => {
+              const m = round.get(p);
+              return `${p.name} ${m.usPerRequest.toFixed(1)} µs (x${m.ratio.toFixed(3)})`;
+            })
+            .join(
+              '; ',
+            )}; others used ${(worst * 100).toFixed(0)}% of the gateway core${round.get(peers[0]).clean ? '' : ' (not counted)'}`,
         );
       }
-    }
-    // Warm-up (JIT, connections, the first series and log lines), not recorded.
-    for (const p of peers) await p.pacer.run(SEQ ? 5000 : RATE * 2);
-    const tool = saturationTool();
-    const perSlice = SEQ ? Number(opts.requests) : Math.round(RATE * SLICE);
-    const load0 = os.loadavg();
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = roundOrder(peers, r);
-      const round = new Map();
-      for (const p of order) {
-        const s0 = cpuSnapshot();
-        const k0 = coreBusyTicks(PROXY_CPU);
-        const t0 = process.hrtime.bigint();
-        const c0 = threadCpuNs(p.proc.pid);
-        const lat = await p.pacer.run(perSlice);
-        const cpuNs = threadCpuNs(p.proc.pid) - c0;
-        const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-        const coreS = (coreBusyTicks(PROXY_CPU) - k0) / ticksPerSecond();
-        const m = {
-          usPerRequest: cpuNs / 1e3 / perSlice,
-          foreign: foreignCores(s0, cpuSnapshot()),
-          // Share of the gateway's core that others used during the slice.
-          foreignOnCore: Math.max(0, (coreS - cpuNs / 1e9) / wallS),
-          p50: lat.p50,
-          p99: lat.p99,
-          errors: lat.bad + lat.errors,
-        };
-        if (opts.saturate) {
-          const c1 = threadCpuNs(p.proc.pid);
-          const sat = await saturate({
-            tool,
-            url: p.url,
-            connections: CONNECTIONS,
-            seconds: SLICE,
-            cpu: LOAD_CPU,
-          });
-          const cpu = (threadCpuNs(p.proc.pid) - c1) / 1e9;
-          m.rps = sat.rps;
-          m.busy = cpu / sat.seconds;
-          m.perCpuSecond = sat.requests / cpu;
-          m.errors += sat.errors + sat.non2xx;
-        }
-        round.set(p, m);
-      }
-      const off = round.get(peers[0]);
-      const clean = [...round.values()].every((m) => m.foreignOnCore < MAX_FOREIGN);
-      for (const [p, m] of round) {
-        m.clean = clean;
-        m.ratio = m.usPerRequest / off.usPerRequest;
-        if (opts.saturate) m.satRatio = off.perCpuSecond / m.perCpuSecond;
-        p.rounds.push(m);
-      }
-      log(
-        `round ${r + 1}/${ROUNDS}: ${peers
-          .map((p) => {
-            const m = round.get(p);
-            const sat = opts.saturate
-              ? `, ${m.rps.toFixed(0)} req/s at ${(m.busy * 100).toFixed(0)}% busy`
-              : '';
-            return `${p.name} ${m.usPerRequest.toFixed(1)} µs (x${m.ratio.toFixed(3)}${sat})`;
-          })
-          .join(
-            '; ',
-          )}; others used ${median([...round.values()].map((m) => m.foreign)).toFixed(2)} cores, ${(Math.max(...[...round.values()].map((m) => m.foreignOnCore)) * 100).toFixed(0)}% of the gateway core at most${clean ? '' : ' (not counted)'}`,
+      // What each gateway costs with no traffic at all (timers: metrics, log flush, exports).
+      const c0 = peers.map((p) => threadCpuNs(p.proc.pid));
+      const t0 = process.hrtime.bigint();
+      await sleep(IDLE_S * 1000);
+      const idleS = Number(process.hrtime.bigint() - t0) / 1e9;
+      peers.forEach((p, i) => idle[i].push((threadCpuNs(p.proc.pid) - c0[i]) / 1e6 / idleS));
+      const anyClean = rounds.some((round) => round.get(peers[0]).clean);
+      if (!anyClean)
+        log(`  warning: no round of run ${run + 1} was clean: all of them counted, unreliable`);
+      peers.forEach((p, i) =>
+        runs[i].push(rounds.map((round) => round.get(p)).filter((m) => m.clean || !anyClean)),
       );
+      await stopPeers(peers);
+      peers = [];
     }
-    const cleanRounds = peers[0].rounds.filter((m) => m.clean).length;
-    const counted = (p) => (cleanRounds > 0 ? p.rounds.filter((m) => m.clean) : p.rounds);
-    if (cleanRounds === 0)
-      log(
-        `warning: in every round others used ${MAX_FOREIGN * 100}% or more of the gateway core: all rounds counted, figures unreliable`,
-      );
-    const med = (p, k) => median(counted(p).map((x) => x[k]));
     const load1 = os.loadavg();
     const pct = (ratio) => `${((1 - 1 / ratio) * 100).toFixed(1)} %`;
     const how = SEQ
       ? `${perSlice} requests one after another on one connection`
       : `${SLICE} s at ${RATE} requests/s (paced, open loop)`;
-    let md = `Telemetry cost: ${ROUNDS} rounds x ${peers.length} slices of ${how}, gateway CPU per request; node ${process.version}, ${os.cpus().length} vCPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end; other processes used a median ${median(peers.flatMap((p) => p.rounds.map((m) => m.foreign))).toFixed(2)} cores during the slices; ${cleanRounds > 0 ? cleanRounds : 'no'} of ${ROUNDS} rounds had the gateway core to themselves (others < ${MAX_FOREIGN * 100}% of it in every slice)${cleanRounds > 0 ? ' and are the ones counted' : ', so all are counted: unreliable'}; ${reniced ? `processes at nice ${NICE}` : 'not reniced'}\n\n`;
+    const counted = runs[0].reduce((a, rounds) => a + rounds.length, 0);
+    let md = `Telemetry cost: ${RUNS} runs (fresh processes) x ${ROUNDS} rounds; in a round ${opts.apart ? 'each gateway in turn' : 'every gateway at once'} gets ${how}; gateway CPU per request; node ${process.version}, ${os.cpus().length} vCPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end; ${counted} of ${RUNS * ROUNDS} rounds counted (others < ${MAX_FOREIGN * 100}% of the gateway core); ${reniced ? `processes at nice ${NICE}` : 'not reniced'}\n\n`;
     md +=
-      '| gateway | CPU µs per request (median) | × off (median of rounds) | quartiles | throughput cost | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|\n';
-    for (const p of peers) {
-      const ratio = med(p, 'ratio');
-      const [q1, q3] = quartiles(counted(p).map((m) => m.ratio));
-      md += `| ${p.name} | ${med(p, 'usPerRequest').toFixed(1)} | ${ratio.toFixed(3)} | ${q1.toFixed(3)}–${q3.toFixed(3)} | ${p === peers[0] ? '-' : pct(ratio)} | ${med(p, 'p50').toFixed(2)} | ${med(p, 'p99').toFixed(2)} | ${p.rounds.reduce((a, m) => a + m.errors, 0)} |\n`;
-    }
+      '| gateway | CPU µs per request | × off (median of runs) | each run (median of its rounds) | quartiles of all rounds | throughput cost | p50 ms | p99 ms | errors | idle: CPU ms per s |\n|---|---|---|---|---|---|---|---|---|---|\n';
+    configs.forEach((c, i) => {
+      const all = runs[i].flat();
+      const perRun = runs[i].map((rounds) => median(rounds.map((m) => m.ratio)));
+      const ratio = median(perRun);
+      const [q1, q3] = quartiles(all.map((m) => m.ratio));
+      const errors = all.reduce((a, m) => a + m.errors, 0);
+      md += `| ${c.name} | ${median(all.map((m) => m.usPerRequest)).toFixed(1)} | ${ratio.toFixed(3)} | ${perRun.map((x) => x.toFixed(3)).join(', ')} | ${q1.toFixed(3)}–${q3.toFixed(3)} | ${i === 0 ? '-' : pct(ratio)} | ${median(all.map((m) => m.p50)).toFixed(2)} | ${median(all.map((m) => m.p99)).toFixed(2)} | ${errors} | ${median(idle[i]).toFixed(2)} |\n`;
+    });
     md +=
       '\nThroughput cost = 1 − 1/ratio: what a gateway core that is saturated would lose, when CPU per request is what limits it.\n';
-    if (opts.saturate) {
-      md += `\nClosed loop (${tool} -c${CONNECTIONS}, ${SLICE} s slices, same rounds):\n\n| gateway | requests/s (median) | gateway core busy | requests per gateway CPU-second | cost (median of rounds) |\n|---|---|---|---|---|\n`;
-      for (const p of peers)
-        md += `| ${p.name} | ${med(p, 'rps').toFixed(0)} | ${(med(p, 'busy') * 100).toFixed(0)} % | ${med(p, 'perCpuSecond').toFixed(0)} | ${p === peers[0] ? '-' : pct(med(p, 'satRatio'))} |\n`;
-    }
-    const logs = [1, 2].map((i) => {
-      try {
-        return statSync(`${accessLog}.${i}`).size;
-      } catch {
-        return 0;
-      }
-    });
-    md += `\nAccess logs written: ${(logs[0] / 1e6).toFixed(1)} MB and ${(logs[1] / 1e6).toFixed(1)} MB; OTLP sink received ${sink.seen.requests} export requests, ${(sink.seen.bytes / 1e3).toFixed(1)} KB.\n`;
+    md += `OTLP sink received ${sink.seen.requests} export requests, ${(sink.seen.bytes / 1e3).toFixed(1)} KB.\n`;
     process.stdout.write(md);
     writeResults('telemetry-cost', {
       rate: SEQ ? 'seq' : RATE,
       slice: SEQ ? perSlice : SLICE,
+      apart: opts.apart,
       load: [load0, load1],
-      peers: peers.map((p) => ({ name: p.name, rounds: p.rounds })),
+      configs: configs.map((c, i) => ({ name: c.name, runs: runs[i], idleMsPerS: idle[i] })),
     });
   } finally {
-    for (const p of peers.reverse()) {
-      p.pacer.end();
-      await stop(p.pacer.proc);
-      await stop(p.proc);
-      for (const e of p.extra ?? []) await stop(e);
-    }
+    await stopPeers(peers);
     await stop(backend);
     sink.server.close();
     rmSync(tmp, { recursive: true, force: true });

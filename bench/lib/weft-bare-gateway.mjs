@@ -9,8 +9,22 @@
 // WEFT_BENCH_METRICS=series: subscribe the proxy's metrics (telemetry/metrics.ts) without
 // process metrics; =all: with them (prom-client's default collectors). Used by
 // telemetry-cost.mjs --isolate to tell the metrics subscriber from the rest of `weft gateway`.
+// WEFT_BENCH_ACCESS_LOG=FILE: the access log too; WEFT_BENCH_TRACE=URL,PERCENT: tracing too (the
+// same telemetry as `weft gateway`'s flags, without the CLI's other parts: admin listener,
+// mesh identity).
 
-import { connectSnapshotStream, createDataPlane, createProxyMetrics, listen } from '@weft/proxy';
+import {
+  connectSnapshotStream,
+  createDataPlane,
+  createProxyMetrics,
+  listen,
+  subscribeAccessLog,
+} from '@weft/proxy';
+import { createAccessLogSink } from '../../packages/proxy/dist/telemetry/access-log.js';
+import {
+  batchOptionsFromEnv,
+  createTracing,
+} from '../../packages/proxy/dist/telemetry/tracing/index.js';
 
 const control = process.argv[2];
 const id = process.argv[3] ?? 'bench-gw-bare';
@@ -18,7 +32,28 @@ const node = { id, role: 'gateway', namespace: 'default', labels: { istio: 'ingr
 const log = (level, msg, fields) => {
   if (level !== 'info') process.stderr.write(`${JSON.stringify({ level, msg, ...fields })}\n`);
 };
-const dp = createDataPlane({ node, log });
+const traceFlag = process.env.WEFT_BENCH_TRACE;
+const tracing =
+  traceFlag === undefined
+    ? undefined
+    : await createTracing({
+        otlpEndpoint: traceFlag.split(',')[0],
+        samplingPercent: Number(traceFlag.split(',')[1]),
+        node: {
+          id,
+          namespace: 'default',
+          canonicalService: 'bench-gw',
+          canonicalRevision: 'latest',
+          meshId: 'cluster.local',
+        },
+        export: batchOptionsFromEnv(process.env),
+        log,
+      });
+const dp = createDataPlane({ node, log, tracer: tracing?.tracer });
+if (process.env.WEFT_BENCH_ACCESS_LOG !== undefined) {
+  const sink = createAccessLogSink(process.env.WEFT_BENCH_ACCESS_LOG);
+  subscribeAccessLog((line) => sink.write(line), { proxyId: id });
+}
 const metricsMode = process.env.WEFT_BENCH_METRICS;
 if (metricsMode === 'series' || metricsMode === 'all')
   createProxyMetrics({ node, table: () => dp.table(), processMetrics: metricsMode === 'all' });
