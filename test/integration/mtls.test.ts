@@ -152,6 +152,11 @@ describe('mutual TLS between sidecars', { timeout: 60_000 }, () => {
       assert.equal(r.status, 200, r.body);
     }
     assert.equal(await handshakes(), before, 'a pooled mTLS connection was not reused');
+    // The pooled connection is still open on user's inbound listener, and counted there.
+    const text = await (await fetch(`http://${user.adminAddress}/stats/prometheus`)).text();
+    const active = /^weft_downstream_connections_active\{listener="inbound"\} (\d+)$/m.exec(text);
+    assert.ok(active, 'no active-connections gauge for the inbound listener');
+    assert.ok(Number(active[1]) >= 1, `inbound connections active: ${active[1]}`);
   });
 
   it('hands the verified peer identity to the inbound side', async () => {

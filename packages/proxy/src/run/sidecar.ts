@@ -216,7 +216,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<RunningSidecar
       node,
       dp,
       [
-        { name: 'inbound', server: inbound.server, accepted: inbound.accepted },
+        {
+          name: 'inbound',
+          server: inbound.server,
+          acceptor: inbound.acceptor,
+          accepted: inbound.accepted,
+        },
         { name: 'outbound', server: outbound.server },
       ],
       [dp.agents, inboundAgents],

@@ -9,6 +9,7 @@
 
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ProxyNode } from '@weft/model';
 import type { RouteTable, RuntimeCluster } from '../compile/types.js';
@@ -48,6 +49,8 @@ export interface ProxyMetricsOptions {
   listeners?: readonly {
     name: string;
     server: Server;
+    /** Counts the connections when `server` never listens itself (the mesh listener). */
+    acceptor?: NetServer;
     accepted?: () => { mutualTls: number; plaintext: number };
   }[];
   /** Access-log sinks' counters, when access logs are on. */
@@ -377,7 +380,7 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
     async collect() {
       for (const l of opts.listeners ?? []) {
         const n = await new Promise<number>((resolve) =>
-          l.server.getConnections((err, count) => resolve(err ? 0 : count)),
+          (l.acceptor ?? l.server).getConnections((err, count) => resolve(err ? 0 : count)),
         );
         this.set({ listener: l.name }, n);
       }

@@ -33,6 +33,11 @@ export interface MeshListener extends Listener {
    * With keep-alive pools a handshake serves many requests (metrics, bench/mtls-cost.mjs).
    */
   accepted(): { mutualTls: number; plaintext: number };
+  /**
+   * The server that accepts every socket (`server` and its TLS twin never listen: they are
+   * handed sockets), so the one whose getConnections() counts the listener's connections.
+   */
+  acceptor: NetServer;
 }
 
 export function listenMesh(
@@ -112,6 +117,7 @@ export function listenMesh(
         port,
         refused: () => refused,
         accepted: () => ({ ...accepted }),
+        acceptor: raw,
         close: () => closeAll(raw, [plain, secure], opts.closeGraceMs ?? 5_000),
       });
     });
