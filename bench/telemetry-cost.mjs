@@ -31,7 +31,7 @@
 // Everything on 127.0.0.1, bounded in time; only processes started here are stopped.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -249,7 +249,7 @@ async function main() {
   // Per configuration: every run's CPU ms per second with no traffic.
   const idle = configs.map(() => []);
   let peers = [];
-  let reniced = true;
+  let reniced;
   const perSlice = SEQ ? Number(opts.requests) : Math.round(RATE * SLICE);
   try {
     const b = await waitForReadyLine(backend);
