@@ -6,6 +6,7 @@
 //   node bench/telemetry-cost.mjs --trace-split                  # + tracing at 0 % sampling
 //   node bench/telemetry-cost.mjs --isolate                      # + the metrics subscriber alone
 //   node bench/telemetry-cost.mjs --apart                        # one slice after another instead
+//   node bench/telemetry-cost.mjs --only 'metrics+log+trace 1%' --rate 1400  # two gateways, busier
 //   node bench/telemetry-cost.mjs --runs 1 --rounds 3 --cpu-prof # V8 profiles, to look only
 //
 // Configurations (each its own gateway process pinned to core 1, behind its own control plane):
@@ -73,6 +74,9 @@ const { values: opts } = parseArgs({
     // A round counts only if others used less than this share of the gateway core in it (if
     // no round of a run does, all of that run's are used, with a warning).
     'max-foreign': { type: 'string', default: '0.1' },
+    // Only these configurations (comma-separated names) besides `off`: fewer gateways share the
+    // core, so each can be offered more requests per second before it saturates.
+    only: { type: 'string' },
     // With --rate seq: requests per slice.
     requests: { type: 'string', default: '4000' },
   },
@@ -243,7 +247,11 @@ async function main() {
   });
   const profDir = join(HERE, 'results', 'profiles');
   const accessLog = join(tmp, 'access');
-  const configs = configurations(sink.url, accessLog);
+  // --only keeps the named configurations (`off` always, as every ratio's reference).
+  const only = opts.only?.split(',').map((n) => n.trim());
+  const configs = configurations(sink.url, accessLog).filter(
+    (c) => only === undefined || c.name === 'off' || only.includes(c.name),
+  );
   // Per configuration: every run's rounds (arrays of figures).
   const runs = configs.map(() => []);
   // Per configuration: every run's CPU ms per second with no traffic.
