@@ -37,9 +37,14 @@ export function toPeerPolicies(pas: readonly PeerAuthenticationIn[]): PeerPolicy
     });
 }
 
-/** The DestinationRule's tls mode for a cluster: the subset's if it sets one, else the rule's. */
+/**
+ * The DestinationRule's tls mode for a cluster, from the first policy given (subset, then rule)
+ * that has `tls` at all: as in Istio, a subset's tls replaces the rule's whole, and a tls
+ * without a mode is DISABLE (the proto's default), so `tls: {}` turns auto-mTLS off.
+ */
 export function tlsModeOf(...policies: (TrafficPolicyIn | undefined)[]): string | undefined {
-  return policies.find((p) => p?.tls?.mode !== undefined)?.tls?.mode;
+  const tls = policies.find((p) => p?.tls !== undefined)?.tls;
+  return tls === undefined ? undefined : (tls.mode ?? 'DISABLE');
 }
 
 /** The SPIFFE ID clients must verify on this endpoint, or undefined for plaintext. */
