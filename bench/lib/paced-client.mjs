@@ -30,6 +30,27 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 
 const headers = hostHeader ? { host: hostHeader } : {};
 const intervalNs = rateArg === 'seq' ? 0n : BigInt(Math.round(1e9 / rate));
 
+/** One GET; `done(status, bytes)` once the body has ended, or `done(0, 0, err)` on failure. */
+function send(done) {
+  const req = http.request(
+    {
+      agent,
+      host: target.hostname,
+      port: target.port,
+      path: target.pathname + target.search,
+      headers,
+    },
+    (res) => {
+      let bytes = 0;
+      res.on('data', (c) => (bytes += c.length));
+      res.on('end', () => done(res.statusCode, bytes));
+    },
+  );
+  req.setTimeout(5000, () => req.destroy(new Error('timeout after 5 s')));
+  req.on('error', (err) => done(0, 0, err));
+  req.end();
+}
+
 async function phase(count, record) {
   const lat = new Float64Array(count);
   const intended = new Float64Array(count);
@@ -47,42 +68,24 @@ async function phase(count, record) {
       const due = t0 + BigInt(i) * intervalNs;
       const start = process.hrtime.bigint();
       lateness[i] = Number(start - due) / 1e6;
-      const req = http.request(
-        {
-          agent,
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname + target.search,
-          headers,
-        },
-        (res) => {
-          let bytes = 0;
-          res.on('data', (c) => {
-            bytes += c.length;
-          });
-          res.on('end', () => {
-            const end = process.hrtime.bigint();
-            lat[i] = Number(end - start) / 1e6;
-            intended[i] = Number(end - due) / 1e6;
-            if (res.statusCode === 200 && bytes === EXPECT_BYTES) ok++;
-            else {
-              bad++;
-              if (firstError.length < 3)
-                firstError.push(`status ${res.statusCode}, ${bytes} bytes`);
-            }
-            settle();
-          });
-        },
-      );
-      req.setTimeout(5000, () => req.destroy(new Error('timeout after 5 s')));
-      req.on('error', (err) => {
-        errors++;
-        lat[i] = NaN;
-        intended[i] = NaN;
-        if (firstError.length < 3) firstError.push(err.message);
+      send((status, bytes, err) => {
+        if (err !== undefined) {
+          errors++;
+          lat[i] = NaN;
+          intended[i] = NaN;
+          if (firstError.length < 3) firstError.push(err.message);
+          return settle();
+        }
+        const end = process.hrtime.bigint();
+        lat[i] = Number(end - start) / 1e6;
+        intended[i] = Number(end - due) / 1e6;
+        if (status === 200 && bytes === EXPECT_BYTES) ok++;
+        else {
+          bad++;
+          if (firstError.length < 3) firstError.push(`status ${status}, ${bytes} bytes`);
+        }
         settle();
       });
-      req.end();
     };
     const settle = () => {
       if (++finished === count) resolve();
@@ -142,31 +145,16 @@ async function sequential(count) {
   const one = () =>
     new Promise((resolve) => {
       const start = process.hrtime.bigint();
-      const req = http.request(
-        {
-          agent,
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname + target.search,
-          headers,
-        },
-        (res) => {
-          let bytes = 0;
-          res.on('data', (c) => (bytes += c.length));
-          res.on('end', () => {
-            if (res.statusCode === 200 && bytes === EXPECT_BYTES) ok++;
-            else bad++;
-            resolve(Number(process.hrtime.bigint() - start) / 1e6);
-          });
-        },
-      );
-      req.setTimeout(5000, () => req.destroy(new Error('timeout after 5 s')));
-      req.on('error', (err) => {
-        errors++;
-        if (firstError.length < 3) firstError.push(err.message);
-        resolve(NaN);
+      send((status, bytes, err) => {
+        if (err !== undefined) {
+          errors++;
+          if (firstError.length < 3) firstError.push(err.message);
+          return resolve(NaN);
+        }
+        if (status === 200 && bytes === EXPECT_BYTES) ok++;
+        else bad++;
+        resolve(Number(process.hrtime.bigint() - start) / 1e6);
       });
-      req.end();
     });
   for (let i = 0; i < count; i++) lat[i] = await one();
   const s = Array.from(lat)
