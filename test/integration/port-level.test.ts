@@ -142,6 +142,8 @@ describe('DestinationRule portLevelSettings through real proxies', { timeout: 60
     assert.equal(refused.headers['x-weft-error'], 'UO');
     // Only the 9090 entry has a limit, so this is its cluster refusing.
     assert.match(refused.body, /connectionPool limit of 1 concurrent requests/);
+    // The message names whose pool is full: the 9090 port's, not the service's.
+    assert.match(refused.body, /\(port 9090\) is at its DestinationRule connectionPool limit/);
     assert.equal(served.status, 200);
     assert.equal((await first).status, 200);
   });

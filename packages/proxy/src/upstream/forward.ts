@@ -611,7 +611,7 @@ class Exchange implements Waiter {
       ResponseFlag.UpstreamRequestTimeout,
       ErrorCode.UpstreamTimeout,
       waited
-        ? `upstream request timeout: ${this.target.label} had no free connection within the route timeout of ${this.target.timeoutMs} ms (the request waited in its connectionPool queue)`
+        ? `upstream request timeout: ${this.target.label}${poolScope(this.target.cluster)} had no free connection within the route timeout of ${this.target.timeoutMs} ms (the request waited in its connectionPool queue)`
         : `upstream request timeout: ${this.target.label} did not respond within the route timeout of ${this.target.timeoutMs} ms (${this.tries()})`,
     );
   }
@@ -766,7 +766,7 @@ class Exchange implements Waiter {
       503,
       ResponseFlag.UpstreamOverflow,
       ErrorCode.UpstreamOverflow,
-      `upstream overflow: ${this.target.label} is at its DestinationRule connectionPool limit of ${what}; request refused without waiting`,
+      `upstream overflow: ${this.target.label}${poolScope(this.target.cluster)} is at its DestinationRule connectionPool limit of ${what}; request refused without waiting`,
     );
   }
 
@@ -885,6 +885,18 @@ class Exchange implements Waiter {
     measureWireBytes(event, this.req.socket);
     requestEndChannel.publish(event);
   }
+}
+
+/**
+ * Whose connection pool a limit belongs to, for messages: a subset and a portLevelSettings port
+ * each have their own (` (subset v2, port 8080)`), the service's is unnamed.
+ */
+function poolScope(c: RuntimeCluster): string {
+  const parts = [
+    ...(c.subset !== undefined ? [`subset ${c.subset}`] : []),
+    ...(c.port !== undefined ? [`port ${c.port}`] : []),
+  ];
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }
 
 function exchangeOf(emitter: object): Exchange | undefined {
