@@ -75,6 +75,45 @@ describe('data plane', () => {
     }
   });
 
+  it("counts a learn-mode hold in the request's duration", async () => {
+    const lines: string[] = [];
+    const unsubscribe = subscribeAccessLog((l) => void lines.push(l));
+    let release!: () => void;
+    let asked!: () => void;
+    const wasAsked = new Promise<void>((r) => (asked = r));
+    const sidecar = await startProxy('outbound', good, {
+      // The learner's part: hold a call to `late` until its config is applied.
+      learnHost: (authority) => {
+        if (!authority.startsWith('late')) return undefined;
+        asked();
+        return new Promise<void>((r) => (release = r));
+      },
+    });
+    try {
+      const reply = sidecar.send({ host: 'late', path: '/' });
+      await wasAsked;
+      // The control plane's answer takes a while (this is what the caller waits for).
+      const HOLD_MS = 150;
+      await new Promise((r) => setTimeout(r, HOLD_MS));
+      sidecar.dp.apply(
+        snapshot(
+          6,
+          [vhost('default/late', ['late'], [forwardTo('default/late#0', [], [['c-app', 1]])])],
+          [cluster('c-app', [{ port: up.port }])],
+        ),
+      );
+      release();
+      assert.equal((await reply).status, 200);
+      await new Promise((r) => setImmediate(r));
+      const line = JSON.parse(lines.at(-1)!) as { duration: number; authority: string };
+      assert.equal(line.authority, 'late');
+      assert.ok(line.duration >= HOLD_MS, `duration ${line.duration} ms leaves out the hold`);
+    } finally {
+      unsubscribe();
+      await sidecar.close();
+    }
+  });
+
   it('in-flight requests finish on the table they started with', async () => {
     const gw = await startProxy('gateway', good);
     try {

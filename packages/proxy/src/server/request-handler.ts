@@ -148,13 +148,17 @@ function handle(
   edge: Edge | undefined,
   resumed?: Resumed,
   learnHost?: RequestHandlerOptions['learnHost'],
+  /** performance.now() at arrival of a request held for its host's config (learn mode). */
+  heldSince = 0,
 ): void {
   const startedAt =
     resumed !== undefined
       ? resumed.startedAt
-      : requestEndChannel.hasSubscribers
-        ? performance.now()
-        : 0;
+      : heldSince > 0
+        ? heldSince
+        : requestEndChannel.hasSubscribers
+          ? performance.now()
+          : 0;
   // Grabbed once: the whole request runs on this table even if a new one is swapped in.
   const table = getTable();
   const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
@@ -204,11 +208,13 @@ function handle(
   const held = vhost === undefined && !gateway ? learnHost?.(view.authority) : undefined;
   if (held !== undefined) {
     // Routed again, on the table then current, once the scope holding this host is applied;
-    // the second pass does not hold again (the learner knows the host by then).
+    // the second pass does not hold again (the learner knows the host by then). Its reported
+    // duration starts at arrival: the hold is part of what the caller waited.
+    const since = startedAt > 0 ? startedAt : performance.now();
     void held.then(() => {
       if (res.destroyed || req.destroyed) return;
       try {
-        handle(ctx, gateway, getTable, req, res, explain, edge, undefined, learnHost);
+        handle(ctx, gateway, getTable, req, res, explain, edge, undefined, learnHost, since);
       } catch (err) {
         internalError(ctx, res, err);
       }
