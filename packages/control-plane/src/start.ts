@@ -49,7 +49,8 @@ export interface ControlPlaneOptions {
   dnsIntervalMs?: number;
   /**
    * The dashboard: false turns its collector and endpoints off; `dir` is the built web app
-   * (`weft control` passes packages/dashboard/dist); `intervalMs` how often proxies are read.
+   * (`weft control` passes packages/dashboard/dist); `intervalMs` how often proxies are read
+   * while someone watches the dashboard (every 10 s otherwise).
    */
   dashboard?: false | { dir?: string; intervalMs?: number };
   /** The mesh CA's trust domain (default cluster.local). */

@@ -1,8 +1,11 @@
-// Reads every connected proxy's traffic counters from its admin listener on a fixed interval
-// and keeps the mesh graph, per-instance signals and a short history per service, which the
-// dashboard API serves. Counters stay in the proxies (as Prometheus would scrape them): the
-// control plane only keeps a few rounds to take differences, so its cost grows with the
-// number of proxies, not with traffic.
+// Reads every connected proxy's traffic counters from its admin listener and keeps the mesh
+// graph, per-instance signals and a short history per service, which the dashboard API serves.
+// Counters stay in the proxies (as Prometheus would scrape them): the control plane only keeps
+// a few rounds to take differences, so its cost grows with the number of proxies, not with
+// traffic. Every `intervalMs` while someone looks at the dashboard (a dashboard request in the
+// last minute, or an open event stream), every `idleIntervalMs` otherwise: a read costs each
+// proxy a few ms of CPU, which a mesh nobody is watching should not pay every 2 s
+// (docs/performance.md, "Cost of telemetry").
 
 import type { GoldenSignals, HistoryPoint, MeshGraph, ProxyNode, ServiceDetail } from '@weft/model';
 import type { CachedResource, ControlPlane } from '../control-plane.js';
@@ -21,8 +24,10 @@ import {
 export interface CollectorOptions {
   cp: ControlPlane;
   hub: SnapshotHub;
-  /** How often proxies are read. */
+  /** How often proxies are read while someone watches the dashboard. */
   intervalMs?: number;
+  /** How often they are read when nobody does (history stays, coarser). */
+  idleIntervalMs?: number;
   /** Rates are taken over about this long (a whole number of intervals). */
   windowMs?: number;
   /** How much history a service page can chart. */
@@ -38,6 +43,9 @@ interface Round {
 }
 
 const DEFAULT_INTERVAL_MS = 2_000;
+const DEFAULT_IDLE_INTERVAL_MS = 10_000;
+/** A dashboard request counts as someone watching for this long. */
+const WATCH_MS = 60_000;
 const DEFAULT_WINDOW_MS = 10_000;
 const DEFAULT_HISTORY_MS = 10 * 60_000;
 const READ_TIMEOUT_MS = 1_500;
@@ -62,8 +70,10 @@ function externalHosts(resources: readonly CachedResource[]): string[] {
 
 export class DashboardCollector {
   private readonly intervalMs: number;
-  private readonly windowRounds: number;
-  private readonly historyPoints: number;
+  private readonly idleIntervalMs: number;
+  private readonly windowMs: number;
+  private readonly historyMs: number;
+  private watchedUntil = 0;
   private readonly now: () => number;
   private readonly fetchJson: (url: string) => Promise<unknown>;
   private rounds: Round[] = [];
@@ -76,11 +86,12 @@ export class DashboardCollector {
 
   constructor(private readonly opts: CollectorOptions) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-    this.windowRounds = Math.max(
-      1,
-      Math.round((opts.windowMs ?? DEFAULT_WINDOW_MS) / this.intervalMs),
+    this.idleIntervalMs = Math.max(
+      this.intervalMs,
+      opts.idleIntervalMs ?? DEFAULT_IDLE_INTERVAL_MS,
     );
-    this.historyPoints = Math.ceil((opts.historyMs ?? DEFAULT_HISTORY_MS) / this.intervalMs);
+    this.windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
+    this.historyMs = opts.historyMs ?? DEFAULT_HISTORY_MS;
     this.now = opts.now ?? Date.now;
     this.fetchJson = opts.fetchJson ?? fetchJsonWithTimeout;
     this.graph = this.build(undefined, []);
@@ -88,9 +99,35 @@ export class DashboardCollector {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => void this.collect(), this.intervalMs);
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
     void this.collect();
+  }
+
+  /** What the timer runs: a round when one is due at the current pace. */
+  tick(): Promise<void> {
+    const last = this.rounds.at(-1)?.atMs;
+    const pace = this.watched() ? this.intervalMs : this.idleIntervalMs;
+    // Half an interval of slack: a timer that fires a little early still reads.
+    if (last !== undefined && this.now() - last < pace - this.intervalMs / 2)
+      return Promise.resolve();
+    return this.collect();
+  }
+
+  /**
+   * Someone looks at the dashboard: read at the fast pace for the next minute, and now if the
+   * last reading is older than one fast interval.
+   */
+  watch(): void {
+    const wasWatched = this.watched();
+    this.watchedUntil = Math.max(this.watchedUntil, this.now() + WATCH_MS);
+    const last = this.rounds.at(-1)?.atMs;
+    if (!wasWatched && (last === undefined || this.now() - last >= this.intervalMs))
+      void this.collect();
+  }
+
+  private watched(): boolean {
+    return this.listeners.size > 0 || this.now() < this.watchedUntil;
   }
 
   async stop(): Promise<void> {
@@ -103,8 +140,9 @@ export class DashboardCollector {
     return this.graph;
   }
 
-  /** Called with every new graph; returns the unsubscribe function. */
+  /** Called with every new graph; returns the unsubscribe function. A subscriber watches. */
   subscribe(fn: (g: MeshGraph) => void): () => void {
+    this.watch();
     this.listeners.add(fn);
     return () => void this.listeners.delete(fn);
   }
@@ -168,7 +206,9 @@ export class DashboardCollector {
     );
     const atMs = this.now();
     this.rounds.push({ atMs, readings });
-    if (this.rounds.length > this.windowRounds + 1) this.rounds.shift();
+    // Keep the rounds of the rate window, and the newest one older than it (the rate's start).
+    while (this.rounds.length > 2 && this.rounds[1]!.atMs <= atMs - this.windowMs)
+      this.rounds.shift();
     this.graph = this.build(nodes, unreachable.sort());
     this.record(atMs);
     for (const fn of this.listeners) fn(this.graph);
@@ -201,7 +241,7 @@ export class DashboardCollector {
       const points = this.history.get(node.id) ?? [];
       const s = node.inbound;
       points.push({ t: atMs, rps: s.rps, successRate: s.successRate, p99Ms: s.p99Ms });
-      if (points.length > this.historyPoints) points.shift();
+      while (points.length > 0 && points[0]!.t < atMs - this.historyMs) points.shift();
       this.history.set(node.id, points);
     }
   }

@@ -39,7 +39,14 @@ function startEvents(res: ServerResponse): NodeJS.Timeout {
 export function dashboardRoutes(opts: DashboardRouteOptions): ApiRoute[] {
   const { cp, hub, collector } = opts;
   const routes: ApiRoute[] = [
-    ['GET', /^\/v1\/dashboard\/graph$/, async (_q, res) => sendJson(res, 200, collector.current())],
+    [
+      'GET',
+      /^\/v1\/dashboard\/graph$/,
+      async (_q, res) => {
+        collector.watch();
+        sendJson(res, 200, collector.current());
+      },
+    ],
     [
       'GET',
       /^\/v1\/dashboard\/events$/,
@@ -58,6 +65,7 @@ export function dashboardRoutes(opts: DashboardRouteOptions): ApiRoute[] {
       'GET',
       /^\/v1\/dashboard\/services\/([^/]+)\/([^/]+)$/,
       async (_q, res, [ns, name]) => {
+        collector.watch();
         const detail = collector.service(decodeURIComponent(ns!), decodeURIComponent(name!));
         if (detail === undefined)
           throw new HttpError(
