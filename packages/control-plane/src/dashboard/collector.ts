@@ -28,7 +28,7 @@ export interface CollectorOptions {
   intervalMs?: number;
   /** How often they are read when nobody does (history stays, coarser). */
   idleIntervalMs?: number;
-  /** Rates are taken over about this long (a whole number of intervals). */
+  /** Rates are taken over at least this long (from the newest reading at least this old). */
   windowMs?: number;
   /** How much history a service page can chart. */
   historyMs?: number;

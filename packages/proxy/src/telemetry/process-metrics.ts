@@ -4,8 +4,8 @@
 // without it (nodejs_active_handles, ...). The control plane does the same in its metrics/.
 //
 // The event-loop lag histogram samples every 100 ms, not prom-client's 10 ms: its timer woke
-// an idle proxy 100 times a second, 5.4 ms of CPU per second doing nothing (measured with
-// node:perf_hooks alone, 1.0 ms at 100 ms), and cost a sidecar at 350 requests/s 3.5 % of
+// an idle proxy 100 times a second, 6-7 ms of CPU per second doing nothing (1.5 ms at 100 ms:
+// `node bench/event-loop-monitor-cost.mjs`), and cost a sidecar at 350 requests/s 3.5 % of
 // its CPU (bench/telemetry-cost.mjs --isolate, docs/performance.md). A stall of the loop
 // still shows: the next sample is late by it.
 

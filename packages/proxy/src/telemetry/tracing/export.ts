@@ -53,8 +53,8 @@ export class SpanExport {
       opts.exporter ??
       new OTLPTraceExporter({ url: opts.endpoint, timeoutMillis: opts.timeoutMs ?? 10_000 });
     // 5 s, as OpenTelemetry's batch span processor and Envoy's tracers: one export costs the
-    // proxy 2 to 15 ms of CPU whatever its size (encoding set-up, an HTTP exchange, garbage), so
-    // at 1 % sampling a 1 s interval was most of tracing's cost (docs/performance.md).
+    // proxy 3 to 30 ms of CPU whatever its size (encoding set-up, an HTTP exchange, garbage), so
+    // at 1 % sampling a 1 s interval cost more than the sampled requests (docs/performance.md).
     this.timer = setInterval(() => this.flush(), opts.flushIntervalMs ?? 5_000);
     this.timer.unref();
   }
