@@ -8,6 +8,7 @@
 //   node bench/telemetry-cost.mjs --apart                        # one slice after another instead
 //   node bench/telemetry-cost.mjs --only 'metrics+log+trace 1%' --rate 1400  # two gateways, busier
 //   node bench/telemetry-cost.mjs --runs 1 --rounds 3 --cpu-prof # V8 profiles, to look only
+//   node bench/telemetry-cost.mjs --rate sat                     # saturated: wrk per gateway
 //
 // Configurations (each its own gateway process pinned to core 1, behind its own control plane):
 //   off        the gateway's data plane with no telemetry at all (bench/lib/weft-bare-gateway.mjs):
@@ -16,8 +17,12 @@
 //   metrics+log          + `--access-log FILE` (JSON lines to a file)
 //   metrics+log+trace 1% + `--otlp-endpoint` to a local OTLP sink, `--trace-sampling 1`
 //
+// --rate sat measures throughput itself: every gateway saturated at once by its own wrk
+// (Debian package `wrk`: C, a few µs per request, so core 0 keeps up where a Node client could
+// not), the shared gateway core 100 % busy, and the figure is CPU per request there, i.e. the
+// inverse of the requests a saturated core serves. Otherwise (paced):
 // Why this shape (docs/performance.md "Cost of telemetry"): on this 2-vCPU machine a closed-loop
-// load generator cannot saturate the gateway, and a proxy that is not saturated spends more CPU
+// Node load generator cannot saturate the gateway, and a proxy that is not saturated spends more CPU
 // per request the less busy it is, so the figure is the gateway's own CPU time per request (all
 // its threads, from /proc/<pid>/task/*/schedstat, in ns) at one fixed offered rate, which is
 // what a sidecar pays; its inverse is the throughput a saturated gateway core would give.
@@ -47,7 +52,16 @@ import {
   ticksPerSecond,
 } from './lib/measure.mjs';
 import { quartiles, roundOrder, startPacer, writeResults } from './lib/pacer.mjs';
-import { installCleanup, pinSelf, sleep, start, stop, waitForReadyLine } from './lib/proc.mjs';
+import {
+  commandExists,
+  installCleanup,
+  pinSelf,
+  sleep,
+  start,
+  stop,
+  waitForReadyLine,
+} from './lib/proc.mjs';
+import { saturate } from './lib/load.mjs';
 import { startWeft } from './lib/weft.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -58,8 +72,10 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '12' },
     slice: { type: 'string', default: '3' },
-    // Requests per second offered to each gateway; with --apart, 3000 is the usual choice.
+    // Requests per second offered to each gateway; with --apart, 3000 is the usual choice;
+    // `sat`: saturate every gateway at once (wrk, --connections each); `seq`: one at a time.
     rate: { type: 'string', default: '700' },
+    connections: { type: 'string', default: '16' },
     // One configuration's slice after another (the bench's first method) instead of all at once.
     apart: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
@@ -86,7 +102,13 @@ const ROUNDS = Number(opts.rounds);
 const SLICE = Number(opts.slice);
 // `seq`: one request after another on one connection; a number: paced, open loop.
 const SEQ = opts.rate === 'seq';
-const RATE = SEQ ? 0 : Number(opts.rate);
+const SAT = opts.rate === 'sat';
+const RATE = SEQ || SAT ? 0 : Number(opts.rate);
+const CONNECTIONS = Number(opts.connections);
+if (SAT && !commandExists('wrk')) {
+  process.stderr.write('telemetry-cost: --rate sat needs wrk (Debian package `wrk`)\n');
+  process.exit(2);
+}
 const NICE = Number(opts.nice);
 // Longer than the span exporter's first interval (5 s), so its one-off start is not measured.
 const WARMUP_S = 7;
@@ -172,15 +194,22 @@ async function startPeers(configs, { tmp, backendPort, profDir, run }) {
       gatewayEnv: c.env,
     });
     const url = `http://127.0.0.1:${w.port}/`;
-    peers.push({ ...c, ...w, pacer: startPacer(url, { rate: SEQ ? 'seq' : RATE, cpu: LOAD_CPU }) });
+    peers.push({
+      ...c,
+      ...w,
+      url,
+      pacer: SAT ? undefined : startPacer(url, { rate: SEQ ? 'seq' : RATE, cpu: LOAD_CPU }),
+    });
   }
   return peers;
 }
 
 async function stopPeers(peers) {
   for (const p of [...peers].reverse()) {
-    p.pacer.end();
-    await stop(p.pacer.proc);
+    if (p.pacer !== undefined) {
+      p.pacer.end();
+      await stop(p.pacer.proc);
+    }
     await stop(p.proc);
     for (const e of p.extra ?? []) await stop(e);
   }
@@ -198,6 +227,23 @@ function renice(pids) {
 }
 
 /**
+ * One slice of load on one gateway: its paced client's `requests`, or (--rate sat) wrk for
+ * `seconds`. Resolves to { requests, p50, p99, bad, errors } (latencies NaN when saturated:
+ * a saturated proxy's latency is its queue, not its cost).
+ */
+async function drive(p, requests, seconds) {
+  if (!SAT) return { requests, ...(await p.pacer.run(requests)) };
+  const r = await saturate({
+    tool: 'wrk',
+    url: p.url,
+    connections: CONNECTIONS,
+    seconds,
+    cpu: LOAD_CPU,
+  });
+  return { requests: r.requests, p50: NaN, p99: NaN, bad: r.non2xx, errors: r.errors };
+}
+
+/**
  * One round: every configuration's slice, all at once (or one after another with --apart).
  * Returns a Map from peer to its figures, ratio to `off` included.
  */
@@ -209,7 +255,7 @@ async function runRound(peers, r, perSlice) {
     const k0 = coreBusyTicks(PROXY_CPU);
     const t0 = process.hrtime.bigint();
     const c0 = group.map((p) => threadCpuNs(p.proc.pid));
-    const lats = await Promise.all(group.map((p) => p.pacer.run(perSlice)));
+    const lats = await Promise.all(group.map((p) => drive(p, perSlice, SLICE)));
     const cpuNs = group.map((p, i) => threadCpuNs(p.proc.pid) - c0[i]);
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const coreS = (coreBusyTicks(PROXY_CPU) - k0) / ticksPerSecond();
@@ -219,7 +265,9 @@ async function runRound(peers, r, perSlice) {
     const foreignOnCore = Math.max(0, (coreS - ours) / wallS);
     group.forEach((p, i) =>
       round.set(p, {
-        usPerRequest: cpuNs[i] / 1e3 / perSlice,
+        usPerRequest: cpuNs[i] / 1e3 / lats[i].requests,
+        rps: lats[i].requests / wallS,
+        coreBusy: coreS / wallS,
         foreign,
         foreignOnCore,
         p50: lats[i].p50,
@@ -267,10 +315,12 @@ async function main() {
     for (let run = 0; run < RUNS; run++) {
       peers = await startPeers(configs, { tmp, backendPort: b.port, profDir, run });
       log(`run ${run + 1}/${RUNS}: ${peers.map((p) => `${p.name} pid ${p.proc.pid}`).join(', ')}`);
-      reniced = renice(peers.flatMap((p) => [p.proc.pid, p.pacer.proc.pid])) && reniced;
+      reniced =
+        renice(peers.flatMap((p) => [p.proc.pid, ...(p.pacer ? [p.pacer.proc.pid] : [])])) &&
+        reniced;
       // Warm-up (JIT, connections, the first series and log lines, and the first span export,
       // which loads and compiles the exporter: ~100 ms once), not recorded.
-      await Promise.all(peers.map((p) => p.pacer.run(SEQ ? 5000 : RATE * WARMUP_S)));
+      await Promise.all(peers.map((p) => drive(p, SEQ ? 5000 : RATE * WARMUP_S, WARMUP_S)));
       const rounds = [];
       for (let r = 0; r < ROUNDS; r++) {
         const round = await runRound(peers, r, perSlice);
@@ -280,11 +330,11 @@ async function main() {
           `  round ${r + 1}/${ROUNDS}: ${peers
             .map((p) => {
               const m = round.get(p);
-              return `${p.name} ${m.usPerRequest.toFixed(1)} µs (x${m.ratio.toFixed(3)})`;
+              return `${p.name} ${m.usPerRequest.toFixed(1)} µs (x${m.ratio.toFixed(3)}${SAT ? `, ${m.rps.toFixed(0)}/s` : ''})`;
             })
             .join(
               '; ',
-            )}; others used ${(worst * 100).toFixed(0)}% of the gateway core${round.get(peers[0]).clean ? '' : ' (not counted)'}`,
+            )}; gateway core ${(round.get(peers[0]).coreBusy * 100).toFixed(0)}% busy, others used ${(worst * 100).toFixed(0)}% of it${round.get(peers[0]).clean ? '' : ' (not counted)'}`,
         );
       }
       // What each gateway costs with no traffic at all (timers: metrics, log flush, exports).
@@ -306,25 +356,29 @@ async function main() {
     const pct = (ratio) => `${((1 - 1 / ratio) * 100).toFixed(1)} %`;
     const how = SEQ
       ? `${perSlice} requests one after another on one connection`
-      : `${SLICE} s at ${RATE} requests/s (paced, open loop)`;
+      : SAT
+        ? `${SLICE} s of wrk with ${CONNECTIONS} connections (saturated, closed loop)`
+        : `${SLICE} s at ${RATE} requests/s (paced, open loop)`;
     const counted = runs[0].reduce((a, rounds) => a + rounds.length, 0);
     let md = `Telemetry cost: ${RUNS} runs (fresh processes) x ${ROUNDS} rounds; in a round ${opts.apart ? 'each gateway in turn' : 'every gateway at once'} gets ${how}; gateway CPU per request; node ${process.version}, ${os.cpus().length} vCPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end; ${counted} of ${RUNS * ROUNDS} rounds counted (others < ${MAX_FOREIGN * 100}% of the gateway core); ${reniced ? `processes at nice ${NICE}` : 'not reniced'}\n\n`;
     md +=
-      '| gateway | CPU µs per request | × off (median of runs) | each run (median of its rounds) | quartiles of all rounds | throughput cost | p50 ms | p99 ms | errors | idle: CPU ms per s |\n|---|---|---|---|---|---|---|---|---|---|\n';
+      '| gateway | CPU µs per request | × off (median of runs) | each run (median of its rounds) | quartiles of all rounds | throughput cost | requests/s | p50 ms | p99 ms | errors | idle: CPU ms per s |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
     configs.forEach((c, i) => {
       const all = runs[i].flat();
       const perRun = runs[i].map((rounds) => median(rounds.map((m) => m.ratio)));
       const ratio = median(perRun);
       const [q1, q3] = quartiles(all.map((m) => m.ratio));
       const errors = all.reduce((a, m) => a + m.errors, 0);
-      md += `| ${c.name} | ${median(all.map((m) => m.usPerRequest)).toFixed(1)} | ${ratio.toFixed(3)} | ${perRun.map((x) => x.toFixed(3)).join(', ')} | ${q1.toFixed(3)}–${q3.toFixed(3)} | ${i === 0 ? '-' : pct(ratio)} | ${median(all.map((m) => m.p50)).toFixed(2)} | ${median(all.map((m) => m.p99)).toFixed(2)} | ${errors} | ${median(idle[i]).toFixed(2)} |\n`;
+      md += `| ${c.name} | ${median(all.map((m) => m.usPerRequest)).toFixed(1)} | ${ratio.toFixed(3)} | ${perRun.map((x) => x.toFixed(3)).join(', ')} | ${q1.toFixed(3)}–${q3.toFixed(3)} | ${i === 0 ? '-' : pct(ratio)} | ${median(all.map((m) => m.rps)).toFixed(0)} | ${(median(all.map((m) => m.p50)) ?? NaN).toFixed(2)} | ${(median(all.map((m) => m.p99)) ?? NaN).toFixed(2)} | ${errors} | ${median(idle[i]).toFixed(2)} |\n`;
     });
     md +=
       '\nThroughput cost = 1 − 1/ratio: what a gateway core that is saturated would lose, when CPU per request is what limits it.\n';
+    const busy = median(runs[0].flat().map((m) => m.coreBusy));
+    md += `Gateway core busy (median of rounds): ${(busy * 100).toFixed(0)} %.\n`;
     md += `OTLP sink received ${sink.seen.requests} export requests, ${(sink.seen.bytes / 1e3).toFixed(1)} KB.\n`;
     process.stdout.write(md);
     writeResults('telemetry-cost', {
-      rate: SEQ ? 'seq' : RATE,
+      rate: SEQ ? 'seq' : SAT ? 'sat' : RATE,
       slice: SEQ ? perSlice : SLICE,
       apart: opts.apart,
       load: [load0, load1],

@@ -82,12 +82,15 @@ export async function paced({ url, rate, seconds, warmupSeconds, cpu, hostHeader
 /** Runs a bounded child to completion and returns its stdout; kills it past `timeoutMs`. */
 async function runToEnd(name, cmd, args, { cpu, timeoutMs }) {
   const p = start(name, cmd, args, { cpu });
+  // 'exit' can come before the last of stdout has been read: the result waits for both.
+  const drained = new Promise((resolve) => p.child.stdout.once('close', resolve));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     stop(p, { graceMs: 1000 });
   }, timeoutMs);
   const exit = await p.exitPromise;
+  await drained;
   clearTimeout(timer);
   if (timedOut) throw new Error(`${name}: still running after ${timeoutMs} ms, stopped${tail(p)}`);
   if (exit.error) throw new Error(`${name}: could not start: ${exit.error}`);

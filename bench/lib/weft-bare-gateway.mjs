@@ -20,6 +20,7 @@ import {
   listen,
   subscribeAccessLog,
 } from '@weft/proxy';
+import { TELEMETRY_BATCH_MS } from '../../packages/proxy/dist/telemetry/batch.js';
 import { createAccessLogSink } from '../../packages/proxy/dist/telemetry/access-log.js';
 import {
   batchOptionsFromEnv,
@@ -52,7 +53,12 @@ const tracing =
 const dp = createDataPlane({ node, log, tracer: tracing?.tracer });
 if (process.env.WEFT_BENCH_ACCESS_LOG !== undefined) {
   const sink = createAccessLogSink(process.env.WEFT_BENCH_ACCESS_LOG);
-  subscribeAccessLog((line) => sink.write(line), { proxyId: id });
+  // As the CLI's proxies do (packages/proxy/src/admin/telemetry.ts): lines formatted in batches.
+  subscribeAccessLog((line) => sink.write(line), {
+    proxyId: id,
+    batchMs: TELEMETRY_BATCH_MS,
+    onBatch: () => sink.flush(),
+  });
 }
 const metricsMode = process.env.WEFT_BENCH_METRICS;
 if (metricsMode === 'series' || metricsMode === 'all')

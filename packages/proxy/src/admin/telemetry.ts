@@ -9,6 +9,7 @@ import {
   subscribeAccessLog,
   type AccessLogSink,
 } from '../telemetry/access-log.js';
+import { TELEMETRY_BATCH_MS } from '../telemetry/batch.js';
 import { createProxyMetrics, type ProxyMetricsOptions } from '../telemetry/metrics.js';
 import type { SpanExportStats } from '../telemetry/tracing/events.js';
 import type { AgentPool } from '../upstream/agent-pool.js';
@@ -48,7 +49,12 @@ export async function startProxyTelemetry(
     compileAccessLogFormat(format);
     sink = createAccessLogSink(opts.accessLog);
     const s = sink;
-    unsubscribeLog = subscribeAccessLog((line) => s.write(line), { format, proxyId: node.id });
+    unsubscribeLog = subscribeAccessLog((line) => s.write(line), {
+      format,
+      proxyId: node.id,
+      batchMs: TELEMETRY_BATCH_MS,
+      onBatch: () => s.flush(),
+    });
   }
   const metrics = createProxyMetrics({
     node,

@@ -1,12 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import type { RequestEndEvent } from './channels.js';
+import { requestEndChannel, type RequestEndEvent } from './channels.js';
 import {
   compileAccessLogFormat,
   createStreamSink,
   isoTime,
   jsonLine,
+  subscribeAccessLog,
   toAccessLogRecord,
 } from './access-log.js';
 
@@ -96,6 +97,32 @@ describe('access log', () => {
     await sink.close();
     assert.equal(chunks.join('').split('\n').length - 1, 73);
     assert.equal(sink.written(), 73);
+  });
+
+  it('formats requests in batches when asked, each with the time it ended', () => {
+    let clock = Date.parse('2026-01-01T00:00:01.000Z');
+    const lines: string[] = [];
+    let batches = 0;
+    const unsubscribe = subscribeAccessLog((l) => void lines.push(l), {
+      proxyId: 'gateway',
+      now: () => clock,
+      batchMs: 60_000,
+      onBatch: () => void batches++,
+    });
+    try {
+      requestEndChannel.publish(e);
+      requestEndChannel.publish({ ...e, proxyId: 'someone-else' });
+      clock += 5000;
+      assert.deepEqual(lines, [], 'nothing is formatted on the request path');
+    } finally {
+      unsubscribe();
+    }
+    assert.equal(lines.length, 1, 'unsubscribing writes what waited');
+    assert.equal(batches, 1);
+    assert.equal(
+      (JSON.parse(lines[0]!) as { start_time: string }).start_time,
+      '2026-01-01T00:00:00.987Z',
+    );
   });
 
   it('formats text templates of Envoy operators, with - for what is missing', () => {

@@ -166,6 +166,27 @@ describe('proxy metrics', () => {
     assert.equal(requestEndChannel.hasSubscribers, false);
   });
 
+  it('counts every request that ended before a read, whichever metric is read', async () => {
+    // Events wait in a batch (telemetry/batch.ts); a read of any metric they feed takes them.
+    const m = createProxyMetrics({ node, table: () => table, processMetrics: false });
+    try {
+      requestEndChannel.publish(event({ attempts: 3 }));
+      const retries = await m.registry.getSingleMetric('weft_upstream_retries_total')!.get();
+      assert.deepEqual(
+        retries.values.map((v) => [v.labels.cluster, v.value]),
+        [[CLUSTER, 2]],
+      );
+      requestEndChannel.publish(event({}));
+      const routes = await m.registry.getSingleMetric('weft_route_requests_total')!.get();
+      assert.equal(
+        routes.values.reduce((n, v) => n + v.value, 0),
+        2,
+      );
+    } finally {
+      m.close();
+    }
+  });
+
   it('reports the sidecar inbound side as destination, with its own workload', async () => {
     const m = createProxyMetrics({ node: sidecar, table: () => undefined, processMetrics: false });
     try {

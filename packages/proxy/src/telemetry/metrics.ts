@@ -3,9 +3,10 @@
 // pool, retries, ejections, the snapshot in use, access-log drops. One prom-client registry
 // per proxy, served by the admin server (admin/server.ts) at /stats/prometheus.
 //
-// The request metrics subscribe to the request-end channel. Per request they cost a short
-// key, one map lookup and a few additions (telemetry/series.ts); labels are worked out once
-// per series. Everything else is read when Prometheus scrapes.
+// The request metrics subscribe to the request-end channel and take its events in batches
+// (telemetry/batch.ts), each scrape first taking what waits. Per request they cost a few map
+// lookups and a few additions (telemetry/series.ts); labels are worked out once per series.
+// Everything else is read when Prometheus scrapes.
 
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Server } from 'node:http';
@@ -32,6 +33,7 @@ import {
   type Workload,
 } from './istio-labels.js';
 import { MAX_DISTINCT, trustedPeerMetadata, peerWorkload } from './peer-metadata.js';
+import { createEventBatch, TELEMETRY_BATCH_MS } from './batch.js';
 import { addProcessMetrics } from './process-metrics.js';
 import { SeriesSet, seriesCounter, seriesHistogram, type Series } from './series.js';
 import type { SpanExportStats } from './tracing/events.js';
@@ -59,12 +61,14 @@ export interface ProxyMetricsOptions {
   tracingStats?: (() => SpanExportStats) | undefined;
   /** Process and Node.js metrics (process_*, nodejs_*); default on. */
   processMetrics?: boolean;
+  /** Longest a finished request waits before it is counted (a scrape counts it at once). */
+  batchMs?: number;
   now?: () => number;
 }
 
 export interface ProxyMetrics {
   readonly registry: Registry;
-  /** Records one finished request (what the channel subscriber calls). */
+  /** Records one finished request (what the channel's batch calls). */
   record(e: RequestEndEvent): void;
   close(): void;
 }
@@ -232,7 +236,14 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
       retries.inc({ cluster: e.cluster }, e.attempts - 1);
   };
 
-  const all = () => istio.all();
+  // Requests end in batches; whatever reads what they recorded takes the waiting ones first.
+  const pending = createEventBatch<RequestEndEvent>((events) => {
+    for (let i = 0; i < events.length; i++) record(events[i]!);
+  }, opts.batchMs ?? TELEMETRY_BATCH_MS);
+  const all = () => {
+    pending.flush();
+    return istio.all();
+  };
   registry.registerMetric(
     seriesCounter(
       STANDARD_METRIC_NAMES.requests,
@@ -265,7 +276,10 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
       (s) => s.responseBytes,
     ),
   );
-  const allRoutes = () => routes.all();
+  const allRoutes = () => {
+    pending.flush();
+    return routes.all();
+  };
   registry.registerMetric(
     seriesCounter(
       STANDARD_METRIC_NAMES.routeRequests,
@@ -289,6 +303,7 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
     help: 'Upstream tries after the first one, per cluster.',
     labelNames: ['cluster'],
     registers,
+    collect: () => pending.flush(),
   });
   const ejections = new Counter({
     name: 'weft_outlier_ejections_total',
@@ -444,7 +459,7 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
 
   const onRequestEnd = (m: unknown) => {
     const e = m as RequestEndEvent;
-    if (e.proxyId === node.id) record(e);
+    if (e.proxyId === node.id) pending.push(e, 0);
   };
   const onEjected = (m: unknown) => {
     const e = m as EndpointEjectedEvent;
@@ -462,6 +477,7 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
     record,
     close() {
       diagnosticsChannel.unsubscribe(CHANNEL_NAMES.requestEnd, onRequestEnd);
+      pending.flush();
       diagnosticsChannel.unsubscribe(CHANNEL_NAMES.endpointEjected, onEjected);
       diagnosticsChannel.unsubscribe(CHANNEL_NAMES.tableSwapped, onSwapped);
       registry.clear();
