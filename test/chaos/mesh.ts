@@ -118,7 +118,9 @@ export class ChaosMesh {
       this.startInstance('stock', 'stock-1'),
       ...ORDER_IDS.map((id) => this.startInstance('order', id)),
     ]);
-    await this.settled();
+    // Eight processes start at once here (apps, sidecars, first health checks): on a loaded
+    // 2-core machine that took close to 30 s once, so the first settle gets a longer bound.
+    await this.settled(60_000);
   }
 
   async startControl(): Promise<void> {
