@@ -12,6 +12,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { createProxyMetrics } from '../packages/proxy/dist/telemetry/metrics.js';
 import { ISTIO_LABEL_NAMES } from '../packages/proxy/dist/telemetry/istio-labels.js';
 import { ISTIO_BUCKETS } from '../packages/proxy/dist/telemetry/series.js';
+import { event, node, table } from './lib/metrics-fixture.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,50 +21,7 @@ const arg = (name, dflt) => {
 const RUNS = arg('runs', 5);
 const N = arg('requests', 300_000);
 
-const CLUSTER = 'outbound|||user.default.svc.cluster.local';
-const table = {
-  version: 1,
-  clusters: new Map([
-    [
-      CLUSTER,
-      {
-        name: CLUSTER,
-        service: 'user.default.svc.cluster.local',
-        endpoints: [
-          {
-            key: '10.0.0.1:80',
-            labels: { app: 'user', version: 'v1' },
-            outlier: { ejectedUntil: 0 },
-          },
-        ],
-      },
-    ],
-  ]),
-};
-const node = {
-  id: 'gw',
-  role: 'gateway',
-  namespace: 'default',
-  labels: { istio: 'ingressgateway' },
-};
 const weft = createProxyMetrics({ node, table: () => table, processMetrics: false });
-const event = {
-  proxyId: 'gw',
-  kind: 'gateway',
-  method: 'GET',
-  authority: 'shop',
-  path: '/',
-  routeId: 'default/shop#0',
-  cluster: CLUSTER,
-  endpoint: '10.0.0.1:80',
-  status: 200,
-  flag: undefined,
-  durationMs: 0,
-  attempts: 1,
-  requestId: undefined,
-  requestBytes: 120,
-  responseBytes: 900,
-};
 
 const registry = new Registry();
 const labels = Object.fromEntries(ISTIO_LABEL_NAMES.map((n) => [n, `value-of-${n}`]));

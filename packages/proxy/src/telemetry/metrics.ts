@@ -199,6 +199,10 @@ export function createProxyMetrics(opts: ProxyMetricsOptions): ProxyMetrics {
   };
 
   const record = (e: RequestEndEvent) => {
+    // Labels come from the table in use when the request is counted, which may be newer than
+    // the one it ran on (it ended just before a swap, and its batch was taken after): an
+    // endpoint the new table no longer has is then an unknown workload. The window is a
+    // request's duration plus one batch interval.
     const table = opts.table();
     if (table !== fastTable) {
       fastTable = table;
