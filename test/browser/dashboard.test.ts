@@ -76,6 +76,28 @@ function verifiedSpkiHash(url: string, caPem: string): Promise<string> {
   });
 }
 
+/** Debian's Chromium, trusting the demo API's certificate (checked against its mesh root first). */
+async function launch(demo: RunningDemo): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // As root in a container Chromium needs --no-sandbox; the rest keep it off the network
+    // (this machine has none, and Chromium's own calls home would only fail slowly).
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      // The demo's API is HTTPS with a certificate from the mesh CA: trust that certificate's
+      // key, as a user would add ca.pem to the browser.
+      `--ignore-certificate-errors-spki-list=${await verifiedSpkiHash(demo.controlUrl, readFileSync(demo.caFile, 'utf8'))}`,
+    ],
+  });
+}
+
 describe('dashboard in Chromium', { timeout: 240_000 }, () => {
   let demo: RunningDemo;
   let browser: Browser;
@@ -86,24 +108,7 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
     mkdirSync(SHOTS, { recursive: true });
     demo = await startDemo({ port: 0 });
     stopLoad = startLoad(demo.gatewayPort, 30, 200_000);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // As root in a container Chromium needs --no-sandbox; the rest keep it off the network
-      // (this machine has none, and Chromium's own calls home would only fail slowly).
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // The demo's API is HTTPS with a certificate from the mesh CA: trust that certificate's
-        // key (checked against ca.pem first), as a user would add ca.pem to the browser.
-        `--ignore-certificate-errors-spki-list=${await verifiedSpkiHash(demo.controlUrl, readFileSync(demo.caFile, 'utf8'))}`,
-      ],
-    });
+    browser = await launch(demo);
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   });
 
@@ -191,5 +196,62 @@ describe('dashboard in Chromium', { timeout: 240_000 }, () => {
       proxies.every((r) => r[4] !== '–'),
       'every proxy ACKed a version',
     );
+  });
+});
+
+describe('dashboard of a control plane whose reads need a token', { timeout: 180_000 }, () => {
+  let demo: RunningDemo;
+  let browser: Browser;
+  let token: string;
+
+  before(async () => {
+    demo = await startDemo({ port: 0, reads: 'token', instancesPerService: 1, accessLog: false });
+    token = readFileSync(demo.adminTokenFile, 'utf8').trim();
+    browser = await launch(demo);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.stop();
+  });
+
+  it('asks for a token, then reads with the one given, for this tab only', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${demo.controlUrl}/dashboard/`);
+    const form = page.getByTestId('token-form');
+    await form.waitFor({ timeout: 30_000 });
+    assert.match(await form.innerText(), /needs a token/);
+    await page.getByLabel('Token').fill(token);
+    await page.getByRole('button', { name: 'Read with this token' }).click();
+    await page.waitForFunction(
+      () => document.getElementById('status')?.textContent?.startsWith('live'),
+      undefined,
+      { timeout: 30_000, polling: 200 },
+    );
+    await page.waitForSelector('[data-testid="edges"], .graph', { timeout: 30_000 });
+    await page.close();
+  });
+
+  it('takes a token from #token= in the address, and removes it from there', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${demo.controlUrl}/dashboard/#token=${encodeURIComponent(token)}`);
+    await page.waitForFunction(
+      () => document.getElementById('status')?.textContent?.startsWith('live'),
+      undefined,
+      { timeout: 30_000, polling: 200 },
+    );
+    assert.doesNotMatch(page.url(), /token/, 'the token is gone from the address');
+    // The tap view's stream carries the token too (EventSource could not).
+    await page.goto(`${demo.controlUrl}/dashboard/#/tap/default/user`);
+    await page.getByRole('button', { name: 'Start tap' }).click();
+    await page.waitForFunction(
+      () =>
+        /on \d+ sidecar/.test(
+          document.querySelector('[data-testid="tap-state"]')?.textContent ?? '',
+        ),
+      undefined,
+      { timeout: 30_000, polling: 200 },
+    );
+    await page.close();
   });
 });

@@ -2,7 +2,8 @@
 // one server-sent event stream that keeps whichever view is open up to date.
 
 import type { MeshGraph } from '@weft/model';
-import { watchGraph } from './api.js';
+import { ApiError, keepToken, takeTokenFromAddress, watchGraph } from './api.js';
+import { h } from './dom.js';
 import { createConfigView } from './views/config.js';
 import { createServiceView } from './views/service.js';
 import { createTapView } from './views/tap.js';
@@ -50,14 +51,56 @@ function route(): void {
   main.focus({ preventScroll: true });
 }
 
+/** The control plane refused to be read without a (better) token: ask for one. */
+function askForToken(reason: string): void {
+  teardown?.();
+  teardown = undefined;
+  onGraph = undefined;
+  status.textContent = 'a token is needed';
+  const input = h('input', {
+    id: 'token',
+    name: 'token',
+    type: 'password',
+    autocomplete: 'off',
+    required: true,
+    'aria-describedby': 'token-help',
+  }) as HTMLInputElement;
+  main.replaceChildren(
+    h(
+      'form',
+      {
+        class: 'token-form',
+        'data-testid': 'token-form',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          keepToken(input.value);
+          location.reload();
+        },
+      },
+      h('h1', {}, 'This control plane needs a token to be read'),
+      h(
+        'p',
+        { id: 'token-help' },
+        `${reason}. Paste a token (the admin token, or one from \`weft token create\`); this tab keeps it until it is closed. Or open the dashboard at /dashboard/#token=TOKEN.`,
+      ),
+      h('label', { for: 'token' }, 'Token'),
+      input,
+      h('button', { type: 'submit' }, 'Read with this token'),
+    ),
+  );
+  input.focus();
+}
+
+takeTokenFromAddress();
 watchGraph(
   (g) => {
     latest = g;
     status.textContent = `live · updated ${new Date(g.generatedAt).toLocaleTimeString()}`;
     onGraph?.(g);
   },
-  (connected) => {
-    if (!connected) status.textContent = 'reconnecting to the control plane…';
+  (connected, err) => {
+    if (err instanceof ApiError && err.needsToken) askForToken(err.message);
+    else if (!connected) status.textContent = 'reconnecting to the control plane…';
   },
 );
 window.addEventListener('hashchange', route);

@@ -38,6 +38,8 @@ export interface DemoOptions {
   say?: (line: string) => void;
   /** Every proxy of the demo sends spans to this OTLP/HTTP collector (`--otlp-endpoint`). */
   tracing?: { otlpEndpoint: string; samplingPercent?: number };
+  /** Who may read the control plane (`weft control --reads`); default: open on loopback. */
+  reads?: 'open' | 'token';
 }
 
 /** The gateway's mesh identity (its bootstrap token's service), as Istio names it. */
@@ -125,6 +127,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       join(dataDir, 'store'),
       ...(opts.store ? ['--store', opts.store] : []),
       ...(opts.etcdPrefix ? ['--etcd-prefix', opts.etcdPrefix] : []),
+      ...(opts.reads ? ['--reads', opts.reads] : []),
     ]);
     children.push({ child: control, role: 'control' });
     const controlUrl = String(control.ready.url);

@@ -114,8 +114,16 @@ export function dashboardRoutes(opts: DashboardRouteOptions): ApiRoute[] {
           res.writeHead(302, { location: '/dashboard/' });
           res.end();
         },
+        'public',
       ],
-      ['GET', /^\/dashboard(\/.*)?$/, async (req, res) => serveDashboardFile(dir, req, res)],
+      // The page and its assets hold no mesh data: anyone may load them, and the page then
+      // reads the API with the token it is given (dashboard/src/api.ts).
+      [
+        'GET',
+        /^\/dashboard(\/.*)?$/,
+        async (req, res) => serveDashboardFile(dir, req, res),
+        'public',
+      ],
     );
   }
   return routes;

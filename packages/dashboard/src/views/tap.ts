@@ -1,6 +1,7 @@
 // A live stream of the requests reaching a service, as its sidecars see them, filtered by
 // path prefix and status. Newest first; the list keeps the last 200.
 
+import { ApiError, openStream } from '../api.js';
 import { h } from '../dom.js';
 import { ms } from '../format.js';
 
@@ -40,30 +41,20 @@ export function createTapView(
     'Not tapping.',
   );
   const rows = h('tbody');
-  let source: EventSource | undefined;
+  let source: (() => void) | undefined;
   let count = 0;
 
   const stop = () => {
-    source?.close();
+    source?.();
     source = undefined;
     toggle.textContent = 'Start tap';
   };
-  const start = () => {
-    stop();
-    rows.replaceChildren();
-    count = 0;
-    const q = new URLSearchParams({ service: name });
-    if (path.value.trim() !== '') q.set('path', path.value.trim());
-    if (status.value.trim() !== '') q.set('status', status.value.trim());
-    source = new EventSource(`/v1/dashboard/tap?${q}`);
-    toggle.textContent = 'Stop tap';
-    state.textContent = `Tapping ${name}… send requests to see them here.`;
-    source.addEventListener('sources', (e) => {
-      const ids = JSON.parse((e as MessageEvent<string>).data) as string[];
+  const onEvent = (event: string, data: string) => {
+    if (event === 'sources') {
+      const ids = JSON.parse(data) as string[];
       state.textContent = `Tapping ${name} on ${ids.length} sidecar(s): ${ids.join(', ')}.`;
-    });
-    source.addEventListener('tap', (e) => {
-      const r = JSON.parse((e as MessageEvent<string>).data) as TapRecord;
+    } else if (event === 'tap') {
+      const r = JSON.parse(data) as TapRecord;
       count++;
       rows.prepend(
         h(
@@ -81,21 +72,31 @@ export function createTapView(
       );
       while (rows.childElementCount > KEEP) rows.lastElementChild?.remove();
       state.textContent = `${count} request(s) seen.`;
-    });
-    source.addEventListener('tap-error', (e) => {
-      const { proxy, error } = JSON.parse((e as MessageEvent<string>).data) as {
-        proxy: string;
-        error: string;
-      };
+    } else if (event === 'tap-error') {
+      const { proxy, error } = JSON.parse(data) as { proxy: string; error: string };
       state.textContent = `The tap on ${proxy} failed: ${error}`;
-    });
-    source.onerror = () => {
-      // A tap that the server refused (404: no sidecar) or ended should not retry forever.
-      if (source?.readyState === EventSource.CLOSED || count === 0) {
+    }
+  };
+  const start = () => {
+    stop();
+    rows.replaceChildren();
+    count = 0;
+    const q = new URLSearchParams({ service: name });
+    if (path.value.trim() !== '') q.set('path', path.value.trim());
+    if (status.value.trim() !== '') q.set('status', status.value.trim());
+    toggle.textContent = 'Stop tap';
+    state.textContent = `Tapping ${name}… send requests to see them here.`;
+    source = openStream(`/v1/dashboard/tap?${q}`, {
+      onEvent,
+      // A tap that the server refused (404: no sidecar) or ended is not retried.
+      onEnd: (err) => {
         stop();
-        state.textContent = `The tap of ${name} stopped; is the service running in the mesh?`;
-      }
-    };
+        state.textContent =
+          err instanceof ApiError
+            ? `The tap of ${name} was refused: ${err.message}`
+            : `The tap of ${name} stopped; is the service running in the mesh?`;
+      },
+    });
   };
   const toggle = h('button', { type: 'submit' }, 'Start tap');
   const form = h(
