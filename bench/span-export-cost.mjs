@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SpanExport } from '../packages/proxy/dist/telemetry/tracing/export.js';
 import { Tracer } from '../packages/proxy/dist/telemetry/tracing/tracer.js';
+import { endInfo, tracerNode } from './lib/tracing-fixture.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -28,33 +29,11 @@ const exporter = new SpanExport({
   endpoint: `http://127.0.0.1:${sink.address().port}/v1/traces`,
   flushIntervalMs: 1e9,
 });
-const node = {
-  id: 'bench-gw',
-  namespace: 'default',
-  canonicalService: 'gateway',
-  canonicalRevision: 'latest',
-  meshId: 'cluster.local',
-};
-const tracer = new Tracer({ node, samplingPercent: 100, sink: exporter });
-const info = {
-  kind: 'gateway',
-  method: 'GET',
-  scheme: 'http',
-  authority: 'order:8080',
-  path: '/order?id=1',
-  status: 200,
-  flags: undefined,
-  cluster: 'outbound|8080||order.default.svc.cluster.local',
-  endpoint: '127.0.0.1:9000',
-  requestId: '6f1c1b0e-2a8e-4f7e-9c51-0b8d3f2a9e11',
-  downstreamAddress: '127.0.0.1',
-  userAgent: 'curl/8.5.0',
-  attempts: 1,
-};
+const tracer = new Tracer({ node: tracerNode, samplingPercent: 100, sink: exporter });
 const rows = [];
 for (let i = 0; i < Number(opts.exports); i++) {
   for (let j = 0; j < Number(opts.requests); j++)
-    tracer.end(tracer.begin('gateway', undefined, []), info);
+    tracer.end(tracer.begin('gateway', undefined, []), endInfo);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await exporter.flush();

@@ -18,6 +18,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NO_HEADER_OPS } from '../packages/proxy/dist/compile/header-ops.js';
 import { buildRequestHeaders } from '../packages/proxy/dist/upstream/headers.js';
 import { Tracer } from '../packages/proxy/dist/telemetry/tracing/tracer.js';
+import { endInfo, tracerNode } from './lib/tracing-fixture.mjs';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, n: { type: 'string', default: '200000' } },
@@ -36,17 +37,10 @@ const RAW = [
   '10.0.0.1',
 ];
 const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
-const node = {
-  id: 'bench-gw',
-  namespace: 'default',
-  canonicalService: 'gateway',
-  canonicalRevision: 'latest',
-  meshId: 'cluster.local',
-};
 let sunk = 0;
 const sink = { push: () => void sunk++ };
-const tracer1 = new Tracer({ node, samplingPercent: 1, sink });
-const tracer100 = new Tracer({ node, samplingPercent: 100, sink });
+const tracer1 = new Tracer({ node: tracerNode, samplingPercent: 1, sink });
+const tracer100 = new Tracer({ node: tracerNode, samplingPercent: 100, sink });
 const hop1 = tracer1.hop('gateway');
 const hop100 = tracer100.hop('gateway');
 const input = (trace) => ({
@@ -61,22 +55,6 @@ const offInput = input(undefined);
 const on1Input = input(hop1);
 const on100Input = input(hop100);
 const rawWithTp = [...RAW, 'traceparent', TP];
-
-const endInfo = {
-  kind: 'gateway',
-  method: 'GET',
-  scheme: 'http',
-  authority: 'my-service',
-  path: '/order',
-  status: 200,
-  flags: undefined,
-  cluster: 'outbound|80||order.default.svc.cluster.local',
-  endpoint: '127.0.0.1:4000',
-  requestId: '6f1c1b0e-2a8e-4f7e-9c51-0b8d3f2a9e11',
-  downstreamAddress: '127.0.0.1',
-  userAgent: 'curl/8.5.0',
-  attempts: 1,
-};
 
 // The SDK, set up as a proxy would: always-on sampler (we decide before), one processor that
 // hands ended spans to a queue.
@@ -94,11 +72,11 @@ const provider = new TracerProvider({
 });
 const sdkTracer = provider.getTracer('weft-proxy', '0.1.0');
 const nodeAttributes = {
-  'istio.canonical_service': node.canonicalService,
-  'istio.canonical_revision': node.canonicalRevision,
-  'istio.mesh_id': node.meshId,
-  'istio.namespace': node.namespace,
-  node_id: node.id,
+  'istio.canonical_service': tracerNode.canonicalService,
+  'istio.canonical_revision': tracerNode.canonicalRevision,
+  'istio.mesh_id': tracerNode.meshId,
+  'istio.namespace': tracerNode.namespace,
+  node_id: tracerNode.id,
   component: 'proxy',
 };
 

@@ -4,8 +4,8 @@
 // A control plane whose reads need a token (`--reads token`, or any address but loopback)
 // gets one as a bearer token on every call. The page learns it once, from its address
 // (`/dashboard/#token=...`: a fragment never reaches a server or its logs) or from the form
-// shown when a call is refused, and keeps it for the tab only (sessionStorage). Event streams are read with
-// fetch rather than EventSource, which cannot send a header.
+// shown when a call is refused, and keeps it for the tab only (sessionStorage). Event streams
+// are read with fetch rather than EventSource, which cannot send a header.
 
 import type { MeshGraph, ServiceDetail } from '@weft/model';
 
@@ -46,15 +46,18 @@ function headers(accept: string): Record<string, string> {
   return token === undefined ? { accept } : { accept, authorization: `Bearer ${token}` };
 }
 
+/** What the API said when it refused a call (its error body's message, else the status). */
+async function refusal(path: string, res: Response): Promise<ApiError> {
+  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  return new ApiError(
+    body.error?.message ?? `${path}: HTTP ${res.status}`,
+    res.status === 401 || res.status === 403,
+  );
+}
+
 async function get<T>(path: string): Promise<T> {
   const res = await fetch(path, { headers: headers('application/json') });
-  if (!res.ok) {
-    const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-    throw new ApiError(
-      body.error?.message ?? `${path}: HTTP ${res.status}`,
-      res.status === 401 || res.status === 403,
-    );
-  }
+  if (!res.ok) throw await refusal(path, res);
   return (await res.json()) as T;
 }
 
@@ -105,13 +108,7 @@ export function openStream(path: string, on: StreamHandlers): () => void {
         headers: headers('text/event-stream'),
         signal: abort.signal,
       });
-      if (!res.ok || res.body === null) {
-        const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-        throw new ApiError(
-          body.error?.message ?? `${path}: HTTP ${res.status}`,
-          res.status === 401 || res.status === 403,
-        );
-      }
+      if (!res.ok || res.body === null) throw await refusal(path, res);
       on.onOpen?.();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
