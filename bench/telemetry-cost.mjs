@@ -4,6 +4,8 @@
 //
 //   npm run build && node bench/telemetry-cost.mjs               # 5 runs x 12 rounds, ~6 min
 //   node bench/telemetry-cost.mjs --trace-split                  # + tracing at 0 % sampling
+//   node bench/telemetry-cost.mjs --sampling 0,1,10              # the full telemetry at each rate
+//   node bench/telemetry-cost.mjs --export-delays 1000,30000     # + 1 % with spans sent that often
 //   node bench/telemetry-cost.mjs --isolate                      # + the metrics subscriber alone
 //   node bench/telemetry-cost.mjs --apart                        # one slice after another instead
 //   node bench/telemetry-cost.mjs --only 'metrics+log+trace 1%' --rate 1400  # two gateways, busier
@@ -84,6 +86,10 @@ const { values: opts } = parseArgs({
     isolate: { type: 'boolean', default: false },
     // One more: tracing at 0 % sampling (propagation headers and ids, no spans, no exports).
     'trace-split': { type: 'boolean', default: false },
+    // Sampling percents of the full configuration, one gateway each (--trace-split adds 0).
+    sampling: { type: 'string', default: '1' },
+    // More gateways at 1 %, each exporting every N ms (OTEL_BSP_SCHEDULE_DELAY; default 5000).
+    'export-delays': { type: 'string' },
     // Priority of this run's processes (renice, needs root): on a shared machine, so that
     // others' work interrupts the gateways less. 0 leaves it.
     nice: { type: 'string', default: '-10' },
@@ -165,10 +171,17 @@ function configurations(sinkUrl, accessLog) {
       : []),
     { name: 'metrics', gatewayArgs: [] },
     { name: 'metrics+log', gatewayArgs: ['--access-log', `${accessLog}.log`] },
-    ...(opts['trace-split']
-      ? [{ name: 'metrics+log+trace 0%', gatewayArgs: traced(`${accessLog}.trace0`, '0') }]
-      : []),
-    { name: 'metrics+log+trace 1%', gatewayArgs: traced(`${accessLog}.trace1`, '1') },
+    ...[...new Set([...(opts['trace-split'] ? ['0'] : []), ...opts.sampling.split(',')])].map(
+      (p) => ({
+        name: `metrics+log+trace ${p}%`,
+        gatewayArgs: traced(`${accessLog}.trace${p}`, p),
+      }),
+    ),
+    ...(opts['export-delays']?.split(',') ?? []).map((ms) => ({
+      name: `metrics+log+trace 1% export ${ms}ms`,
+      gatewayArgs: traced(`${accessLog}.export${ms}`, '1'),
+      env: { OTEL_BSP_SCHEDULE_DELAY: ms },
+    })),
   ];
 }
 
