@@ -7,6 +7,7 @@
 //   node bench/telemetry-cost.mjs --sampling 0,1,10              # the full telemetry at each rate
 //   node bench/telemetry-cost.mjs --export-delays 1000,30000     # + 1 % with spans sent that often
 //   node bench/telemetry-cost.mjs --isolate                      # + the metrics subscriber alone
+//   node bench/telemetry-cost.mjs --gateway-split                # + startGateway, with/without mTLS
 //   node bench/telemetry-cost.mjs --apart                        # one slice after another instead
 //   node bench/telemetry-cost.mjs --only 'metrics+log+trace 1%' --rate 1400  # two gateways, busier
 //   node bench/telemetry-cost.mjs --runs 1 --rounds 3 --cpu-prof # V8 profiles, to look only
@@ -40,7 +41,6 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,7 @@ import {
   waitForReadyLine,
 } from './lib/proc.mjs';
 import { saturate } from './lib/load.mjs';
+import { startOtlpSink } from './lib/otlp-sink.mjs';
 import { startWeft } from './lib/weft.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -84,6 +85,9 @@ const { values: opts } = parseArgs({
     // Two more configurations between off and metrics: the bare data plane with the metrics
     // subscriber only, and with prom-client's process metrics too.
     isolate: { type: 'boolean', default: false },
+    // Two more, `weft gateway` without the CLI process (bench/lib/weft-start-gateway.mjs) with
+    // the full telemetry, with and without its mesh identity: what the CLI and the identity add.
+    'gateway-split': { type: 'boolean', default: false },
     // One more: tracing at 0 % sampling (propagation headers and ids, no spans, no exports).
     'trace-split': { type: 'boolean', default: false },
     // Sampling percents of the full configuration, one gateway each (--trace-split adds 0).
@@ -122,20 +126,6 @@ const IDLE_S = 5;
 const MAX_FOREIGN = Number(opts['max-foreign']);
 const log = (m) => process.stderr.write(`${m}\n`);
 
-/** An OTLP/HTTP sink: takes every export, answers 200, counts requests and bytes. */
-async function startOtlpSink() {
-  const seen = { requests: 0, bytes: 0 };
-  const server = createServer((req, res) => {
-    req.on('data', (c) => (seen.bytes += c.length));
-    req.on('end', () => {
-      seen.requests++;
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, seen, server };
-}
-
 /** The configurations compared, `off` first (the reference of every ratio). */
 function configurations(sinkUrl, accessLog) {
   const bare = join(HERE, 'lib/weft-bare-gateway.mjs');
@@ -168,6 +158,20 @@ function configurations(sinkUrl, accessLog) {
             },
           },
         ]
+      : []),
+    ...(opts['gateway-split']
+      ? [
+          ['start+log+trace 1%', '1'],
+          ['start+log+trace 1% no-mtls', '0'],
+        ].map(([name, mtls]) => ({
+          name,
+          gatewayScript: join(HERE, 'lib/weft-start-gateway.mjs'),
+          env: {
+            WEFT_BENCH_ACCESS_LOG: `${accessLog}.${mtls === '1' ? 'start' : 'start-plain'}`,
+            WEFT_BENCH_TRACE: `${sinkUrl},1`,
+            WEFT_BENCH_MTLS: mtls,
+          },
+        }))
       : []),
     { name: 'metrics', gatewayArgs: [] },
     { name: 'metrics+log', gatewayArgs: ['--access-log', `${accessLog}.log`] },

@@ -22,34 +22,13 @@ import {
 } from '@weft/proxy';
 import { TELEMETRY_BATCH_MS } from '../../packages/proxy/dist/telemetry/batch.js';
 import { createAccessLogSink } from '../../packages/proxy/dist/telemetry/access-log.js';
-import {
-  batchOptionsFromEnv,
-  createTracing,
-} from '../../packages/proxy/dist/telemetry/tracing/index.js';
+import { benchLog, benchTracing } from './bench-gateway.mjs';
 
 const control = process.argv[2];
 const id = process.argv[3] ?? 'bench-gw-bare';
 const node = { id, role: 'gateway', namespace: 'default', labels: { istio: 'ingressgateway' } };
-const log = (level, msg, fields) => {
-  if (level !== 'info') process.stderr.write(`${JSON.stringify({ level, msg, ...fields })}\n`);
-};
-const traceFlag = process.env.WEFT_BENCH_TRACE;
-const tracing =
-  traceFlag === undefined
-    ? undefined
-    : await createTracing({
-        otlpEndpoint: traceFlag.split(',')[0],
-        samplingPercent: Number(traceFlag.split(',')[1]),
-        node: {
-          id,
-          namespace: 'default',
-          canonicalService: 'bench-gw',
-          canonicalRevision: 'latest',
-          meshId: 'cluster.local',
-        },
-        export: batchOptionsFromEnv(process.env),
-        log,
-      });
+const log = benchLog;
+const tracing = await benchTracing(process.env.WEFT_BENCH_TRACE, id);
 const dp = createDataPlane({ node, log, tracer: tracing?.tracer });
 if (process.env.WEFT_BENCH_ACCESS_LOG !== undefined) {
   const sink = createAccessLogSink(process.env.WEFT_BENCH_ACCESS_LOG);

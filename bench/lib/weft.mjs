@@ -107,7 +107,7 @@ export async function startWeft({
       accept: (o) => o?.event === 'ready' && o.role === 'gateway',
       timeoutMs: 20000,
     });
-    return { proc: gw, port: gready.port, extra: [control], controlUrl: url };
+    return { proc: gw, port: gready.port, ready: gready, extra: [control], controlUrl: url };
   } catch (err) {
     for (const p of procs.reverse()) await stop(p);
     throw err instanceof WeftSetupError ? err : new WeftSetupError(err.message);
