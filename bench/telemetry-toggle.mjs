@@ -6,7 +6,7 @@
 // components apart below that; here every configuration is the same process, and its ratio to
 // `off` is taken within a round of short slices, one configuration after another.
 //
-//   npm run build && node bench/telemetry-toggle.mjs          # 3 processes x 16 rounds, ~6 min
+//   npm run build && node bench/telemetry-toggle.mjs          # 3 processes x 12 rounds, ~9 min
 //   node bench/telemetry-toggle.mjs --rate 2800               # paced instead of saturated
 //   node bench/telemetry-toggle.mjs --sampling 0              # tracing without spans
 //
@@ -50,7 +50,7 @@ const PROXY_CPU = 1;
 const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '12' },
     slice: { type: 'string', default: '2' },
     // `sat`: wrk, closed loop; a number: requests per second, paced (open loop).
     rate: { type: 'string', default: 'sat' },
