@@ -29,6 +29,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { coreBusyTicks, median, threadCpuNs, ticksPerSecond } from './lib/measure.mjs';
 import { quartiles, roundOrder, startPacer, writeResults } from './lib/pacer.mjs';
@@ -84,16 +85,33 @@ const CONFIGS = [
 /** Switches metrics and access log to `on`; resolves once the gateway says it did. */
 async function setTelemetry(gw, on) {
   if (gw.on === on) return;
-  gw.toggles++;
-  const n = gw.toggles;
-  gw.proc.child.kill('SIGUSR2');
-  // The gateway's stdout keeps every line: wait for the n-th report.
-  let seen = 0;
-  await waitForReadyLine(gw.proc, {
-    accept: (o) => o?.event === 'telemetry' && ++seen === n,
-    timeoutMs: 10_000,
+  const said = new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('the gateway did not switch within 10 s')),
+      10_000,
+    );
+    gw.onReport = (o) => {
+      if (o.on !== on) return;
+      clearTimeout(timer);
+      resolve();
+    };
   });
+  gw.proc.child.kill('SIGUSR2');
+  await said;
   gw.on = on;
+}
+
+/** Reads the gateway's reports as they come (proc.mjs keeps only the tail of its stdout). */
+function watchReports(gw) {
+  createInterface({ input: gw.proc.child.stdout }).on('line', (line) => {
+    if (!line.startsWith('{')) return;
+    try {
+      const o = JSON.parse(line);
+      if (o.event === 'telemetry') gw.onReport?.(o);
+    } catch {
+      /* not a report */
+    }
+  });
 }
 
 /** Load on one port for `seconds` (wrk) or `seconds` worth of paced requests. */
@@ -157,7 +175,8 @@ async function main() {
           WEFT_BENCH_ACCESS_LOG: join(tmp, `access-${run}.log`),
         },
       });
-      gw = { ...w, on: false, toggles: 0, pacers: {} };
+      gw = { ...w, on: false, pacers: {} };
+      watchReports(gw);
       if (!SAT) {
         for (const plane of new Set(CONFIGS.map((c) => c.plane)))
           gw.pacers[plane] = startPacer(`http://127.0.0.1:${w.ready[plane]}/`, {
